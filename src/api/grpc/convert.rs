@@ -1,0 +1,298 @@
+//! proto <-> domain conversions.
+
+use crate::domain::job::OutputResult;
+use crate::domain::order::{
+    DestinationRequest, Notification, NotificationRequest, OutputRequest, ProfileRef,
+    ThumbnailRequest,
+};
+use crate::domain::profile::{AudioSettings, VideoSettings};
+use crate::domain::{EventKind, Job, JobEvent, JobState, MediaInfo, OrderRequest, Phase, Profile};
+use crate::error::Error;
+use crate::proto as pb;
+use chrono::{DateTime, Utc};
+
+pub fn order_request(order: Option<pb::Order>) -> OrderRequest {
+    let Some(order) = order else {
+        return OrderRequest::default();
+    };
+    OrderRequest {
+        priority: order.priority,
+        origin: order.origin,
+        notifications: order
+            .notifications
+            .into_iter()
+            .map(|n| match n.target {
+                Some(pb::notification::Target::Email(e)) => NotificationRequest::Email(e),
+                Some(pb::notification::Target::WebhookUrl(u)) => NotificationRequest::Webhook(u),
+                None => NotificationRequest::Empty,
+            })
+            .collect(),
+        destinations: order
+            .destinations
+            .into_iter()
+            .map(|d| DestinationRequest {
+                uri: d.uri,
+                acl: d.acl,
+                storage_class: d.storage_class,
+            })
+            .collect(),
+        outputs: order
+            .outputs
+            .into_iter()
+            .map(|o| OutputRequest {
+                label: o.label,
+                filename: o.filename,
+                profile: match o.profile {
+                    Some(pb::output_spec::Profile::ProfileId(id)) => ProfileRef::Id(id),
+                    Some(pb::output_spec::Profile::Preset(name)) => ProfileRef::Description(name),
+                    None => ProfileRef::Missing,
+                },
+            })
+            .collect(),
+        thumbnails: order
+            .thumbnails
+            .into_iter()
+            .map(|t| ThumbnailRequest {
+                filename: t.filename,
+                label: t.label,
+                width: t.width,
+                height: t.height,
+                time_seconds: t.time_seconds,
+            })
+            .collect(),
+    }
+}
+
+pub fn state_from_proto(raw: i32) -> Result<Option<JobState>, Error> {
+    match pb::JobState::try_from(raw) {
+        Ok(pb::JobState::Unspecified) => Ok(None),
+        Ok(pb::JobState::Queued) => Ok(Some(JobState::Queued)),
+        Ok(pb::JobState::Running) => Ok(Some(JobState::Running)),
+        Ok(pb::JobState::Succeeded) => Ok(Some(JobState::Succeeded)),
+        Ok(pb::JobState::Failed) => Ok(Some(JobState::Failed)),
+        Ok(pb::JobState::Canceled) => Ok(Some(JobState::Canceled)),
+        Err(_) => Err(Error::invalid_argument(
+            "state",
+            format!("unknown job state {raw}"),
+        )),
+    }
+}
+
+fn state(s: JobState) -> i32 {
+    (match s {
+        JobState::Queued => pb::JobState::Queued,
+        JobState::Running => pb::JobState::Running,
+        JobState::Succeeded => pb::JobState::Succeeded,
+        JobState::Failed => pb::JobState::Failed,
+        JobState::Canceled => pb::JobState::Canceled,
+    }) as i32
+}
+
+fn phase(p: Option<Phase>) -> i32 {
+    (match p {
+        None => pb::JobPhase::Unspecified,
+        Some(Phase::Downloading) => pb::JobPhase::Downloading,
+        Some(Phase::Probing) => pb::JobPhase::Probing,
+        Some(Phase::Transcoding) => pb::JobPhase::Transcoding,
+        Some(Phase::Uploading) => pb::JobPhase::Uploading,
+        Some(Phase::Notifying) => pb::JobPhase::Notifying,
+    }) as i32
+}
+
+fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn media(m: &MediaInfo) -> pb::MediaInfo {
+    let v = m.video.clone().unwrap_or_default();
+    let a = m.audio.clone().unwrap_or_default();
+    pb::MediaInfo {
+        duration_seconds: m.duration_seconds,
+        size_bytes: m.size_bytes,
+        bitrate_bps: m.bitrate_bps,
+        container: m.container.clone(),
+        video_codec: v.codec,
+        width: v.width,
+        height: v.height,
+        frame_rate: v.frame_rate,
+        audio_codec: a.codec,
+        audio_channels: a.channels,
+        audio_sample_rate: a.sample_rate,
+        mime_type: m.mime_type.clone(),
+    }
+}
+
+fn error(e: &Error) -> pb::JobError {
+    pb::JobError {
+        code: e.code.as_str().to_owned(),
+        message: e.message.clone(),
+        retryable: e.retryable,
+        field_violations: e
+            .fields
+            .iter()
+            .map(|f| pb::FieldViolation {
+                field: f.field.clone(),
+                description: f.description.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn output_state(s: crate::domain::OutputState) -> i32 {
+    use crate::domain::OutputState as S;
+    (match s {
+        S::Pending => pb::OutputState::Pending,
+        S::Running => pb::OutputState::Running,
+        S::Succeeded => pb::OutputState::Succeeded,
+        S::Failed => pb::OutputState::Failed,
+    }) as i32
+}
+
+fn output(o: &OutputResult) -> pb::OutputResult {
+    pb::OutputResult {
+        label: o.label.clone(),
+        filename: o.filename.clone(),
+        state: output_state(o.state),
+        profile_id: o.profile_id.0,
+        urls: o.urls.clone(),
+        media: o.media.as_ref().map(media),
+    }
+}
+
+fn order(job: &Job) -> pb::Order {
+    let o = &job.order;
+    pb::Order {
+        priority: Some(o.priority.get()),
+        origin: o.origin.clone(),
+        notifications: o
+            .notifications
+            .iter()
+            .map(|n| pb::Notification {
+                target: Some(match n {
+                    Notification::Email(e) => pb::notification::Target::Email(e.clone()),
+                    Notification::Webhook(u) => pb::notification::Target::WebhookUrl(u.clone()),
+                }),
+            })
+            .collect(),
+        destinations: o
+            .destinations
+            .iter()
+            .map(|d| pb::Destination {
+                uri: d.uri.clone(),
+                acl: d.acl.clone(),
+                storage_class: d.storage_class.clone(),
+            })
+            .collect(),
+        outputs: o
+            .outputs
+            .iter()
+            .map(|out| pb::OutputSpec {
+                label: out.label.clone(),
+                filename: out.filename.clone(),
+                profile: Some(match &out.requested_preset {
+                    Some(name) => pb::output_spec::Profile::Preset(name.clone()),
+                    None => pb::output_spec::Profile::ProfileId(out.profile.id.0),
+                }),
+            })
+            .collect(),
+        thumbnails: Vec::new(),
+    }
+}
+
+pub fn job(j: &Job) -> pb::Job {
+    pb::Job {
+        id: j.id.to_string(),
+        company_id: j.company_id.as_str().to_owned(),
+        state: state(j.state),
+        phase: phase(j.phase),
+        progress_percent: j.progress_percent,
+        priority: j.order.priority.get(),
+        order: Some(order(j)),
+        outputs: j.outputs.iter().map(output).collect(),
+        thumbnails: Vec::new(),
+        error: j.error.as_ref().map(error),
+        billing: None,
+        attempts: j.attempts,
+        created_at: Some(timestamp(j.created_at)),
+        started_at: j.started_at.map(timestamp),
+        finished_at: j.finished_at.map(timestamp),
+        updated_at: Some(timestamp(j.updated_at)),
+        source: j.source.as_ref().map(media),
+    }
+}
+
+pub fn event(e: &JobEvent) -> pb::JobEvent {
+    use pb::job_event::Kind;
+    let kind = match &e.kind {
+        EventKind::StateChanged {
+            state: s,
+            phase: p,
+            attempt,
+        } => Kind::StateChanged(pb::StateChanged {
+            state: state(*s),
+            phase: phase(*p),
+            attempt: *attempt,
+        }),
+        EventKind::Progress(t) => Kind::Progress(pb::Progress {
+            phase: phase(Some(t.phase)),
+            percent: t.percent,
+            output_label: t.output_label.clone(),
+            fps: t.fps,
+            speed: t.speed,
+            eta_seconds: t.eta_seconds,
+        }),
+        EventKind::OutputFinished(o) => Kind::OutputFinished(pb::OutputFinished {
+            output: Some(output(o)),
+        }),
+        EventKind::JobFinished {
+            state: s,
+            error: err,
+        } => Kind::JobFinished(pb::JobFinished {
+            state: state(*s),
+            error: err.as_ref().map(error),
+        }),
+    };
+    pb::JobEvent {
+        job_id: e.job_id.to_string(),
+        sequence: e.sequence,
+        time: Some(timestamp(e.time)),
+        kind: Some(kind),
+    }
+}
+
+fn video_settings(v: &VideoSettings) -> pb::VideoSettings {
+    pb::VideoSettings {
+        codec: "h264".into(),
+        width: v.width,
+        height: v.height,
+        bitrate_kbps: v.bitrate_kbps,
+        codec_profile: v.codec_profile.as_str().into(),
+        keyframe_interval_seconds: v.keyframe_interval_seconds,
+        frame_rate: 0.0,
+    }
+}
+
+fn audio_settings(a: &AudioSettings) -> pb::AudioSettings {
+    pb::AudioSettings {
+        codec: "aac".into(),
+        bitrate_kbps: a.bitrate_kbps,
+        channels: a.channels,
+        sample_rate: a.sample_rate,
+    }
+}
+
+pub fn profile(p: &Profile) -> pb::Profile {
+    pb::Profile {
+        id: p.id.0,
+        company_id: p.company_id.clone().unwrap_or_default(),
+        description: p.description.clone(),
+        system: p.is_system(),
+        container: p.container.as_str().into(),
+        video: p.video.as_ref().map(video_settings),
+        audio: p.audio.as_ref().map(audio_settings),
+        restrict_bitrate: p.restrict_bitrate,
+    }
+}

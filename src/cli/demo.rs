@@ -1,0 +1,148 @@
+//! `transcoder demo`: the whole path end to end on this machine.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use transcoder::app::RunningApp;
+use transcoder::config::Settings;
+use transcoder::media::testclip::{ClipSpec, generate_clip};
+use transcoder::proto as pb;
+use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Length of the generated clip, in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u32,
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let mut settings = Settings::load(None)?;
+    settings.data_dir = args.data_dir;
+    settings.server.grpc_addr = ([127, 0, 0, 1], 0).into();
+    settings.server.http_addr = ([127, 0, 0, 1], 0).into();
+    let app = RunningApp::start(settings).await?;
+    let grpc = app.grpc_addr.expect("the demo runs the API");
+    println!(
+        "transcoder is up: gRPC on {grpc}, HTTP on {}",
+        app.http_addr
+    );
+    println!("data dir: {}", app.settings.data_dir.display());
+
+    let source = app.settings.data_dir.join("demo").join("source.mp4");
+    std::fs::create_dir_all(source.parent().expect("has a parent"))?;
+    let spec = ClipSpec {
+        seconds: args.seconds,
+        width: 1280,
+        height: 720,
+        ..ClipSpec::default()
+    };
+    println!(
+        "generating a {} s {}x{} test clip with audio ...",
+        spec.seconds, spec.width, spec.height
+    );
+    let clip_path = source.clone();
+    tokio::task::spawn_blocking(move || generate_clip(&clip_path, &spec)).await??;
+
+    let result = submit_and_watch(grpc, &source).await;
+    app.shutdown().await;
+    println!("service stopped");
+    result
+}
+
+async fn submit_and_watch(
+    grpc: std::net::SocketAddr,
+    source: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mut client = TranscoderServiceClient::connect(format!("http://{grpc}")).await?;
+    let origin = url::Url::from_file_path(source).map_err(|_| anyhow::anyhow!("bad path"))?;
+    let output = |label: &str, filename: &str, preset: &str| pb::OutputSpec {
+        label: label.into(),
+        filename: filename.into(),
+        profile: Some(pb::output_spec::Profile::Preset(preset.into())),
+    };
+    let job = client
+        .submit_job(pb::SubmitJobRequest {
+            company_id: "demo".into(),
+            order: Some(pb::Order {
+                origin: origin.to_string(),
+                outputs: vec![
+                    output("720p", "demo-720p.mp4", "System preset: Generic 720p"),
+                    output("360p", "demo-360p.mp4", "system preset generic 360p"),
+                ],
+                ..Default::default()
+            }),
+            idempotency_key: String::new(),
+        })
+        .await?
+        .into_inner();
+    println!("submitted job {} (2 outputs: 720p, 360p)", job.id);
+
+    let bar = ProgressBar::new(100);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:40.cyan/blue} {pos:>3}% {msg}",
+    )?);
+    let mut events = client
+        .watch_job(pb::WatchJobRequest {
+            company_id: "demo".into(),
+            job_id: job.id.clone(),
+            after_sequence: 0,
+        })
+        .await?
+        .into_inner();
+    while let Some(event) = events.message().await? {
+        match event.kind {
+            Some(pb::job_event::Kind::StateChanged(s)) => {
+                bar.set_message(format!(
+                    "{:?}",
+                    pb::JobPhase::try_from(s.phase).unwrap_or_default()
+                ));
+            }
+            Some(pb::job_event::Kind::Progress(p)) => {
+                bar.set_position(p.percent as u64);
+                if p.speed > 0.0 {
+                    bar.set_message(format!(
+                        "transcoding: {:.0} fps, {:.1}x real time, ETA {:.0} s",
+                        p.fps, p.speed, p.eta_seconds
+                    ));
+                }
+            }
+            Some(pb::job_event::Kind::OutputFinished(o)) => {
+                if let Some(o) = o.output {
+                    bar.println(format!("output {} ready", o.label));
+                }
+            }
+            Some(pb::job_event::Kind::JobFinished(f)) => {
+                bar.finish_and_clear();
+                let state = pb::JobState::try_from(f.state).unwrap_or_default();
+                println!("job finished: {state:?}");
+                if let Some(err) = f.error {
+                    anyhow::bail!("job failed: {} {}", err.code, err.message);
+                }
+            }
+            _ => {}
+        }
+    }
+    let job = client
+        .get_job(pb::GetJobRequest {
+            company_id: "demo".into(),
+            job_id: job.id,
+        })
+        .await?
+        .into_inner();
+    for output in &job.outputs {
+        let m = output.media.clone().unwrap_or_default();
+        println!(
+            "  {:<5} {}x{} {:.2} s {} kbit/s {} bytes\n        {}",
+            output.label,
+            m.width,
+            m.height,
+            m.duration_seconds,
+            m.bitrate_bps / 1000,
+            m.size_bytes,
+            output.urls.join(", ")
+        );
+    }
+    Ok(())
+}

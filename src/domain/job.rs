@@ -1,0 +1,178 @@
+//! Jobs and their lifecycle: QUEUED -> RUNNING(phases) -> SUCCEEDED | FAILED | CANCELED.
+
+use super::media_info::MediaInfo;
+use super::order::{CompanyId, ValidOrder};
+use super::profile::ProfileId;
+use crate::error::Error;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// A job id: a UUIDv7, so ids sort by creation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct JobId(pub Uuid);
+
+impl JobId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        Uuid::from_str(raw.trim())
+            .map(Self)
+            .map_err(|_| Error::invalid_argument("job_id", "is not a valid job id (a UUID)"))
+    }
+}
+
+impl Default for JobId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl JobState {
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Canceled)
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "QUEUED",
+            Self::Running => "RUNNING",
+            Self::Succeeded => "SUCCEEDED",
+            Self::Failed => "FAILED",
+            Self::Canceled => "CANCELED",
+        }
+    }
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            Self::Queued,
+            Self::Running,
+            Self::Succeeded,
+            Self::Failed,
+            Self::Canceled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Phase {
+    Downloading,
+    Probing,
+    Transcoding,
+    Uploading,
+    Notifying,
+}
+
+impl Phase {
+    /// The slice of overall job progress each phase covers, so that job percent only
+    /// ever grows as phases advance.
+    pub fn percent_range(self) -> (f64, f64) {
+        match self {
+            Phase::Downloading => (0.0, 5.0),
+            Phase::Probing => (5.0, 6.0),
+            Phase::Transcoding => (6.0, 92.0),
+            Phase::Uploading => (92.0, 99.0),
+            Phase::Notifying => (99.0, 100.0),
+        }
+    }
+
+    /// Overall job percent for `fraction` (0..=1) of this phase done.
+    pub fn overall_percent(self, fraction: f64) -> f64 {
+        let (lo, hi) = self.percent_range();
+        lo + (hi - lo) * fraction.clamp(0.0, 1.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OutputState {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputResult {
+    pub label: String,
+    pub filename: String,
+    pub state: OutputState,
+    pub profile_id: ProfileId,
+    pub urls: Vec<String>,
+    pub media: Option<MediaInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub company_id: CompanyId,
+    pub state: JobState,
+    pub phase: Option<Phase>,
+    pub progress_percent: f64,
+    pub order: ValidOrder,
+    pub outputs: Vec<OutputResult>,
+    pub source: Option<MediaInfo>,
+    pub error: Option<Error>,
+    pub attempts: u32,
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl Job {
+    /// A new QUEUED job for a validated order.
+    pub fn new(company_id: CompanyId, order: ValidOrder, idempotency_key: Option<String>) -> Self {
+        let now = Utc::now();
+        let outputs = order
+            .outputs
+            .iter()
+            .map(|o| OutputResult {
+                label: o.label.clone(),
+                filename: o.filename.clone(),
+                state: OutputState::Pending,
+                profile_id: o.profile.id,
+                urls: Vec::new(),
+                media: None,
+            })
+            .collect();
+        Self {
+            id: JobId::new(),
+            company_id,
+            state: JobState::Queued,
+            phase: None,
+            progress_percent: 0.0,
+            order,
+            outputs,
+            source: None,
+            error: None,
+            attempts: 0,
+            idempotency_key,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Pure domain types and rules: no I/O here.
+
+pub mod event;
+pub mod job;
+pub mod media_info;
+pub mod order;
+pub mod profile;
+
+pub use event::{EventKind, JobEvent, ProgressTick};
+pub use job::{Job, JobId, JobState, OutputResult, OutputState, Phase};
+pub use media_info::MediaInfo;
+pub use order::{
+    CompanyId, Destination, Notification, OrderRequest, OutputSpec, Priority, ValidOrder,
+};
+pub use profile::{Profile, ProfileId};

@@ -1,0 +1,500 @@
+//! Orders as clients send them, and the validated form the service persists.
+
+use super::profile::{self, Profile, ProfileId};
+use crate::error::{Error, FieldViolation};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+use url::Url;
+
+/// A tenant. Non-empty, at most 128 characters of letters, digits, `-`, `_` or `.`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CompanyId(String);
+
+impl CompanyId {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 128
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(Error::invalid_argument(
+                "company_id",
+                "must be 1..128 characters of letters, digits, '-', '_' or '.'",
+            ))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Job priority, 5 (normal) to 10 (most urgent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Priority(i32);
+
+impl Priority {
+    pub const MIN: i32 = 5;
+    pub const MAX: i32 = 10;
+    pub const NORMAL: Priority = Priority(5);
+
+    pub fn parse(value: i32) -> Result<Self, String> {
+        if (Self::MIN..=Self::MAX).contains(&value) {
+            Ok(Self(value))
+        } else {
+            Err(format!(
+                "must be between {} and {}, got {value}",
+                Self::MIN,
+                Self::MAX
+            ))
+        }
+    }
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+/// Where a file lives: a local path or a remote object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "lowercase")]
+pub enum Location {
+    File { path: PathBuf },
+    Http { url: String },
+    S3 { bucket: String, key: String },
+}
+
+impl Location {
+    /// Parses `file:///abs/path`, `http(s)://...` or `s3://bucket/key`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("is required".into());
+        }
+        let url = Url::parse(raw).map_err(|e| format!("is not a valid URI: {e}"))?;
+        match url.scheme() {
+            "file" => {
+                if url
+                    .host_str()
+                    .is_some_and(|h| !h.is_empty() && h != "localhost")
+                {
+                    return Err("file URIs must not name a host".into());
+                }
+                let path = url
+                    .to_file_path()
+                    .map_err(|_| "is not a valid file path".to_string())?;
+                if path.components().any(|c| c == Component::ParentDir) {
+                    return Err("must not contain '..'".into());
+                }
+                Ok(Location::File { path })
+            }
+            "http" | "https" => {
+                if url.host_str().is_none_or(str::is_empty) {
+                    return Err("must name a host".into());
+                }
+                Ok(Location::Http { url: url.into() })
+            }
+            "s3" => {
+                let bucket = url.host_str().unwrap_or_default().to_owned();
+                if bucket.is_empty() {
+                    return Err("must name a bucket: s3://bucket/key".into());
+                }
+                let key = url.path().trim_start_matches('/').to_owned();
+                Ok(Location::S3 { bucket, key })
+            }
+            other => Err(format!(
+                "scheme '{other}' is not supported (use file, http, https or s3)"
+            )),
+        }
+    }
+}
+
+/// True when `path` is lexically inside one of `roots` (which must be absolute).
+pub fn is_under_roots(path: &Path, roots: &[PathBuf]) -> bool {
+    path.is_absolute()
+        && !path.components().any(|c| c == Component::ParentDir)
+        && roots.iter().any(|root| path.starts_with(root))
+}
+
+/// An order as a client sends it, before validation.
+#[derive(Debug, Clone, Default)]
+pub struct OrderRequest {
+    pub priority: Option<i32>,
+    pub origin: String,
+    pub notifications: Vec<NotificationRequest>,
+    pub destinations: Vec<DestinationRequest>,
+    pub outputs: Vec<OutputRequest>,
+    pub thumbnails: Vec<ThumbnailRequest>,
+}
+
+#[derive(Debug, Clone)]
+pub enum NotificationRequest {
+    Email(String),
+    Webhook(String),
+    Empty,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DestinationRequest {
+    pub uri: String,
+    pub acl: String,
+    pub storage_class: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum ProfileRef {
+    Id(u64),
+    Description(String),
+    Missing,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputRequest {
+    pub label: String,
+    pub filename: String,
+    pub profile: ProfileRef,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ThumbnailRequest {
+    pub filename: String,
+    pub label: String,
+    pub width: u32,
+    pub height: u32,
+    pub time_seconds: f64,
+}
+
+/// What the server allows, for the checks that depend on configuration.
+#[derive(Debug, Clone)]
+pub struct OrderPolicy {
+    /// Absolute directories `file://` origins and destinations may use.
+    pub file_roots: Vec<PathBuf>,
+    pub max_outputs: usize,
+    /// Where outputs go when an order names no destination: `<root>/<company>/<job id>/`.
+    pub default_output_root: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Notification {
+    Email(String),
+    Webhook(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Destination {
+    /// As the client wrote it.
+    pub uri: String,
+    pub location: Location,
+    #[serde(default)]
+    pub acl: String,
+    #[serde(default)]
+    pub storage_class: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputSpec {
+    pub label: String,
+    pub filename: String,
+    /// A snapshot of the profile at submission, so later edits do not change queued jobs.
+    pub profile: Profile,
+    /// How the client named the profile, echoed back.
+    pub requested_preset: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThumbnailSpec {
+    pub filename: String,
+    pub label: String,
+    pub width: u32,
+    pub height: u32,
+    pub time_seconds: f64,
+}
+
+/// An order that passed every check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidOrder {
+    pub priority: Priority,
+    pub origin: String,
+    pub origin_location: Location,
+    pub notifications: Vec<Notification>,
+    pub destinations: Vec<Destination>,
+    pub outputs: Vec<OutputSpec>,
+    pub thumbnails: Vec<ThumbnailSpec>,
+}
+
+/// Checks a file name for an output or thumbnail; returns the problem, if any.
+fn filename_problem(name: &str) -> Option<&'static str> {
+    if name.trim().is_empty() {
+        Some("is required")
+    } else if name.contains('/') || name.contains('\\') {
+        Some("must not contain a path separator")
+    } else if name == "." || name.contains("..") {
+        Some("must not contain '..'")
+    } else if name.len() > 255 {
+        Some("must be at most 255 bytes")
+    } else if name.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else {
+        None
+    }
+}
+
+impl OrderRequest {
+    /// Validates the whole order, collecting every bad field before answering.
+    pub fn validate(self, company: &CompanyId, policy: &OrderPolicy) -> Result<ValidOrder, Error> {
+        let mut bad = Violations::default();
+
+        let priority = match self.priority {
+            None => Priority::NORMAL,
+            Some(p) => Priority::parse(p).unwrap_or_else(|e| {
+                bad.add("order.priority", e);
+                Priority::NORMAL
+            }),
+        };
+
+        let origin_location = match Location::parse(&self.origin) {
+            Ok(loc) => {
+                check_location_allowed(&loc, policy, "order.origin", &mut bad, true);
+                Some(loc)
+            }
+            Err(e) => {
+                bad.add("order.origin", e);
+                None
+            }
+        };
+
+        let notifications = validate_notifications(self.notifications, &mut bad);
+        let destinations = validate_destinations(self.destinations, policy, &mut bad);
+        let outputs = validate_outputs(self.outputs, company, policy, &mut bad);
+        let thumbnails = validate_thumbnails(self.thumbnails, &mut bad);
+
+        // Outputs and thumbnails share each destination, so their names must not collide.
+        let mut names = HashSet::new();
+        for (i, o) in outputs.iter().enumerate() {
+            if !names.insert(o.filename.clone()) {
+                bad.add(
+                    format!("order.outputs[{i}].filename"),
+                    format!("duplicates another output's filename '{}'", o.filename),
+                );
+            }
+        }
+        for (i, t) in thumbnails.iter().enumerate() {
+            if !names.insert(t.filename.clone()) {
+                bad.add(
+                    format!("order.thumbnails[{i}].filename"),
+                    format!("duplicates another filename '{}'", t.filename),
+                );
+            }
+        }
+
+        bad.into_result()?;
+        Ok(ValidOrder {
+            priority,
+            origin: self.origin.trim().to_owned(),
+            origin_location: origin_location.expect("checked above"),
+            notifications,
+            destinations,
+            outputs,
+            thumbnails,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+    fn into_result(self) -> Result<(), Error> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::invalid_fields(self.0))
+        }
+    }
+}
+
+fn check_location_allowed(
+    loc: &Location,
+    policy: &OrderPolicy,
+    field: &str,
+    bad: &mut Violations,
+    is_origin: bool,
+) {
+    match loc {
+        Location::File { path } if !is_under_roots(path, &policy.file_roots) => bad.add(
+            field,
+            format!(
+                "file path {} is outside the directories this server allows",
+                path.display()
+            ),
+        ),
+        Location::File { .. } => {}
+        Location::Http { .. } if is_origin => bad.add(
+            field,
+            "http(s) origins are not enabled on this server yet; use file://",
+        ),
+        Location::Http { .. } => bad.add(field, "destinations must be s3:// or file://"),
+        Location::S3 { .. } => bad.add(
+            field,
+            "s3 locations are not enabled on this server yet; use file://",
+        ),
+    }
+}
+
+fn validate_notifications(
+    raw: Vec<NotificationRequest>,
+    bad: &mut Violations,
+) -> Vec<Notification> {
+    let mut out = Vec::new();
+    for (i, n) in raw.into_iter().enumerate() {
+        match n {
+            NotificationRequest::Email(email) => {
+                let e = email.trim();
+                let valid = e.split_once('@').is_some_and(|(user, host)| {
+                    !user.is_empty() && host.contains('.') && !e.contains(char::is_whitespace)
+                });
+                if valid {
+                    out.push(Notification::Email(e.to_owned()));
+                } else {
+                    bad.add(
+                        format!("order.notifications[{i}].email"),
+                        "is not an email address",
+                    );
+                }
+            }
+            NotificationRequest::Webhook(url) => match Url::parse(url.trim()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                    out.push(Notification::Webhook(u.into()))
+                }
+                _ => bad.add(
+                    format!("order.notifications[{i}].webhook_url"),
+                    "must be an http(s) URL",
+                ),
+            },
+            NotificationRequest::Empty => bad.add(
+                format!("order.notifications[{i}]"),
+                "needs an email or a webhook_url",
+            ),
+        }
+    }
+    out
+}
+
+fn validate_destinations(
+    raw: Vec<DestinationRequest>,
+    policy: &OrderPolicy,
+    bad: &mut Violations,
+) -> Vec<Destination> {
+    let mut out = Vec::new();
+    for (i, d) in raw.into_iter().enumerate() {
+        let field = format!("order.destinations[{i}].uri");
+        match Location::parse(&d.uri) {
+            Ok(location) => {
+                check_location_allowed(&location, policy, &field, bad, false);
+                out.push(Destination {
+                    uri: d.uri.trim().to_owned(),
+                    location,
+                    acl: d.acl,
+                    storage_class: d.storage_class,
+                });
+            }
+            Err(e) => bad.add(field, e),
+        }
+    }
+    out
+}
+
+fn validate_outputs(
+    raw: Vec<OutputRequest>,
+    company: &CompanyId,
+    policy: &OrderPolicy,
+    bad: &mut Violations,
+) -> Vec<OutputSpec> {
+    if raw.is_empty() {
+        bad.add("order.outputs", "at least one output is required");
+    }
+    if raw.len() > policy.max_outputs {
+        bad.add(
+            "order.outputs",
+            format!("at most {} outputs per order", policy.max_outputs),
+        );
+    }
+    let mut labels = HashSet::new();
+    let mut out = Vec::new();
+    for (i, o) in raw.into_iter().enumerate() {
+        let mut ok = true;
+        if let Some(problem) = filename_problem(&o.filename) {
+            bad.add(format!("order.outputs[{i}].filename"), problem);
+            ok = false;
+        }
+        let label = if o.label.trim().is_empty() {
+            o.filename.clone()
+        } else {
+            o.label.trim().to_owned()
+        };
+        if !labels.insert(label.clone()) {
+            bad.add(
+                format!("order.outputs[{i}].label"),
+                format!("duplicates another output's label '{label}'"),
+            );
+            ok = false;
+        }
+        let (profile, requested) = match &o.profile {
+            ProfileRef::Id(id) => {
+                let found = profile::find_by_id(company.as_str(), ProfileId(*id));
+                if found.is_none() {
+                    bad.add(
+                        format!("order.outputs[{i}].profile_id"),
+                        format!("no profile with id {id}"),
+                    );
+                }
+                (found, None)
+            }
+            ProfileRef::Description(name) => {
+                let found = profile::find_by_description(company.as_str(), name);
+                if found.is_none() {
+                    bad.add(
+                        format!("order.outputs[{i}].preset"),
+                        format!("no profile named '{name}'"),
+                    );
+                }
+                (found, Some(name.clone()))
+            }
+            ProfileRef::Missing => {
+                bad.add(
+                    format!("order.outputs[{i}].profile_id"),
+                    "a profile_id or preset is required",
+                );
+                (None, None)
+            }
+        };
+        if let (true, Some(profile)) = (ok, profile) {
+            out.push(OutputSpec {
+                label,
+                filename: o.filename,
+                profile,
+                requested_preset: requested,
+            });
+        }
+    }
+    out
+}
+
+fn validate_thumbnails(raw: Vec<ThumbnailRequest>, bad: &mut Violations) -> Vec<ThumbnailSpec> {
+    // Thumbnails come with their own issue; refuse rather than silently skip them.
+    for (i, _) in raw.iter().enumerate() {
+        bad.add(
+            format!("order.thumbnails[{i}]"),
+            "thumbnails are not supported by this server yet",
+        );
+    }
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+use super::*;
+
+fn policy() -> OrderPolicy {
+    OrderPolicy {
+        file_roots: vec![PathBuf::from("/srv/media")],
+        max_outputs: 4,
+        default_output_root: PathBuf::from("/srv/media/outputs"),
+    }
+}
+
+fn output(filename: &str, profile: ProfileRef) -> OutputRequest {
+    OutputRequest {
+        label: String::new(),
+        filename: filename.into(),
+        profile,
+    }
+}
+
+fn fields(err: Error) -> Vec<String> {
+    err.fields.into_iter().map(|f| f.field).collect()
+}
+
+#[test]
+fn a_good_order_validates_and_resolves_profiles() {
+    let order = OrderRequest {
+        origin: "file:///srv/media/in.mp4".into(),
+        outputs: vec![
+            output("a.mp4", ProfileRef::Id(2)),
+            output(
+                "b.mp4",
+                ProfileRef::Description("system preset generic 360p".into()),
+            ),
+        ],
+        ..Default::default()
+    };
+    let valid = order
+        .validate(&CompanyId::parse("acme").unwrap(), &policy())
+        .unwrap();
+    assert_eq!(valid.priority, Priority::NORMAL);
+    assert_eq!(valid.outputs[0].profile.id, ProfileId(2));
+    assert_eq!(valid.outputs[1].profile.id, ProfileId(4));
+    assert_eq!(valid.outputs[0].label, "a.mp4");
+}
+
+#[test]
+fn every_bad_field_is_named() {
+    let order = OrderRequest {
+        priority: Some(11),
+        origin: "not a uri".into(),
+        destinations: vec![DestinationRequest {
+            uri: "file:///etc/".into(),
+            ..Default::default()
+        }],
+        notifications: vec![NotificationRequest::Email("nobody".into())],
+        outputs: vec![
+            output("../x.mp4", ProfileRef::Id(2)),
+            output("dir/y.mp4", ProfileRef::Id(999)),
+            output("z.mp4", ProfileRef::Description("no such preset".into())),
+            output("z.mp4", ProfileRef::Id(1)),
+        ],
+        ..Default::default()
+    };
+    let err = order
+        .validate(&CompanyId::parse("acme").unwrap(), &policy())
+        .unwrap_err();
+    assert_eq!(
+        fields(err),
+        vec![
+            "order.priority",
+            "order.origin",
+            "order.notifications[0].email",
+            "order.destinations[0].uri",
+            "order.outputs[0].filename",
+            "order.outputs[1].filename",
+            "order.outputs[1].profile_id",
+            "order.outputs[2].preset",
+            "order.outputs[3].label",
+        ]
+    );
+}
+
+#[test]
+fn no_outputs_and_empty_origin_are_refused() {
+    let err = OrderRequest::default()
+        .validate(&CompanyId::parse("acme").unwrap(), &policy())
+        .unwrap_err();
+    assert_eq!(fields(err), vec!["order.origin", "order.outputs"]);
+}
+
+#[test]
+fn file_paths_must_stay_under_roots() {
+    let roots = [PathBuf::from("/srv/media")];
+    assert!(is_under_roots(Path::new("/srv/media/a/b.mp4"), &roots));
+    assert!(!is_under_roots(Path::new("/srv/media2/b.mp4"), &roots));
+    assert!(!is_under_roots(
+        Path::new("/srv/media/../etc/passwd"),
+        &roots
+    ));
+    assert!(!is_under_roots(Path::new("relative.mp4"), &roots));
+}
+
+#[test]
+fn locations_parse() {
+    assert_eq!(
+        Location::parse("s3://bucket/some/key.mp4").unwrap(),
+        Location::S3 {
+            bucket: "bucket".into(),
+            key: "some/key.mp4".into()
+        }
+    );
+    assert!(Location::parse("ftp://host/x").is_err());
+    assert!(Location::parse("").is_err());
+    assert!(Location::parse("file://remote-host/x").is_err());
+}

@@ -1,0 +1,26 @@
+//! transcoder: a self-hosted video transcoding service.
+//!
+//! Layers, outermost first: `api` (gRPC and HTTP adapters) -> `service` (the one domain
+//! facade every transport calls) -> `domain` (pure types and rules), with `persistence`,
+//! `queue`, `media`, `storage` and `events` doing the I/O.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod media;
+pub mod persistence;
+pub mod queue;
+pub mod service;
+pub mod storage;
+
+/// Generated protobuf and gRPC code for `transcoder.v1`.
+pub mod proto {
+    tonic::include_proto!("transcoder.v1");
+
+    /// Encoded file descriptor set, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("transcoder_descriptor");
+}

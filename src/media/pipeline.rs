@@ -1,0 +1,222 @@
+//! Builds one pipeline per job: filesrc -> decodebin -> tee per stream -> one branch per
+//! output (queue -> convert/scale -> encoder -> parser -> mp4mux -> filesink).
+
+use super::plan::{AudioPlan, Rendition, VideoPlan};
+use super::{MediaError, make};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How far one output's encoder has got, updated from its streaming thread.
+#[derive(Debug, Default)]
+pub struct BranchProgress {
+    /// Highest presentation time encoded so far, in nanoseconds.
+    pub position_ns: AtomicU64,
+    /// Frames (or audio buffers, for audio-only outputs) encoded so far.
+    pub units: AtomicU64,
+}
+
+pub struct BuiltPipeline {
+    pub pipeline: gst::Pipeline,
+    /// Elements that read and decode the source: their stream errors mean bad input.
+    pub decode_side: Vec<gst::Element>,
+    /// One per rendition, in order.
+    pub progress: Vec<Arc<BranchProgress>>,
+}
+
+fn sys(e: impl std::fmt::Display) -> MediaError {
+    MediaError::System(e.to_string())
+}
+
+fn queue(max_time_ns: u64) -> Result<gst::Element, MediaError> {
+    // Behind a tee, the default limits (200 buffers, 10 MB, 1 s) let one deep encoder
+    // (x264's lookahead) stall the others: bound by time only.
+    let q = make("queue")?;
+    q.set_property("max-size-buffers", 0u32);
+    q.set_property("max-size-bytes", 0u32);
+    q.set_property("max-size-time", max_time_ns);
+    Ok(q)
+}
+
+fn capsfilter(caps: gst::Caps) -> Result<gst::Element, MediaError> {
+    let f = make("capsfilter")?;
+    f.set_property("caps", caps);
+    Ok(f)
+}
+
+fn add_and_link(pipeline: &gst::Pipeline, chain: &[gst::Element]) -> Result<(), MediaError> {
+    pipeline.add_many(chain).map_err(sys)?;
+    gst::Element::link_many(chain).map_err(sys)
+}
+
+fn video_branch(plan: &VideoPlan) -> Result<Vec<gst::Element>, MediaError> {
+    let raw_caps = gst::Caps::builder("video/x-raw")
+        .field("format", "I420")
+        .field("width", plan.width as i32)
+        .field("height", plan.height as i32)
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .build();
+    let encoder = make("x264enc")?;
+    encoder.set_property("bitrate", plan.bitrate_kbps);
+    encoder.set_property("threads", plan.threads);
+    encoder.set_property("key-int-max", plan.keyframe_interval_frames);
+    encoder.set_property_from_str("speed-preset", plan.speed_preset);
+    let h264_caps = gst::Caps::builder("video/x-h264")
+        .field("profile", plan.codec_profile)
+        .build();
+    Ok(vec![
+        queue(gst::ClockTime::SECOND.nseconds())?,
+        make("videoconvert")?,
+        make("videoscale")?,
+        capsfilter(raw_caps)?,
+        encoder,
+        capsfilter(h264_caps)?,
+        make("h264parse")?,
+    ])
+}
+
+fn audio_branch(plan: &AudioPlan) -> Result<Vec<gst::Element>, MediaError> {
+    let raw_caps = gst::Caps::builder("audio/x-raw")
+        .field("rate", plan.sample_rate as i32)
+        .field("channels", plan.channels as i32)
+        .build();
+    let encoder = make("avenc_aac")?;
+    encoder.set_property("bitrate", plan.bitrate_bps as i32);
+    // Audio is tiny; an unbounded queue keeps it from blocking the demuxer while the
+    // muxer waits for video that sits in the encoder's lookahead.
+    Ok(vec![
+        queue(0)?,
+        make("audioconvert")?,
+        make("audioresample")?,
+        capsfilter(raw_caps)?,
+        encoder,
+        make("aacparse")?,
+    ])
+}
+
+/// Counts encoded buffers and tracks the highest timestamp on `pad`.
+fn watch_progress(pad: &gst::Pad, progress: Arc<BranchProgress>) {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(pts) = info.buffer().and_then(|b| b.pts()) {
+            progress
+                .position_ns
+                .fetch_max(pts.nseconds(), Ordering::Relaxed);
+            progress.units.fetch_add(1, Ordering::Relaxed);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
+/// Builds (does not start) the pipeline for `source` and `renditions`.
+pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, MediaError> {
+    super::init()?;
+    let pipeline = gst::Pipeline::with_name("transcode");
+    let src = make("filesrc")?;
+    src.set_property("location", source);
+    let decode = make("decodebin")?;
+    add_and_link(&pipeline, &[src.clone(), decode.clone()])?;
+
+    let needs_video = renditions.iter().any(|r| r.video.is_some());
+    let needs_audio = renditions.iter().any(|r| r.audio.is_some());
+    let video_tee = needs_video.then(|| make("tee")).transpose()?;
+    let audio_tee = needs_audio.then(|| make("tee")).transpose()?;
+    for tee in video_tee.iter().chain(audio_tee.iter()) {
+        pipeline.add(tee).map_err(sys)?;
+    }
+
+    let mut progress = Vec::new();
+    for rendition in renditions {
+        let counter = Arc::new(BranchProgress::default());
+        let mux = make("mp4mux")?;
+        mux.set_property("faststart", true);
+        let sink = make("filesink")?;
+        sink.set_property("location", &rendition.path);
+        sink.set_property("sync", false);
+        add_and_link(&pipeline, &[mux.clone(), sink])?;
+
+        let mut watched = false;
+        if let (Some(plan), Some(tee)) = (&rendition.video, &video_tee) {
+            let mut chain = video_branch(plan)?;
+            let encoder = chain[4].clone();
+            chain.push(mux.clone());
+            pipeline.add_many(&chain[..chain.len() - 1]).map_err(sys)?;
+            gst::Element::link_many(&chain).map_err(sys)?;
+            tee.link(&chain[0]).map_err(sys)?;
+            watch_progress(
+                &encoder.static_pad("src").expect("x264enc has a src pad"),
+                counter.clone(),
+            );
+            watched = true;
+        }
+        if let (Some(plan), Some(tee)) = (&rendition.audio, &audio_tee) {
+            let mut chain = audio_branch(plan)?;
+            let encoder = chain[4].clone();
+            chain.push(mux.clone());
+            pipeline.add_many(&chain[..chain.len() - 1]).map_err(sys)?;
+            gst::Element::link_many(&chain).map_err(sys)?;
+            tee.link(&chain[0]).map_err(sys)?;
+            if !watched {
+                watch_progress(
+                    &encoder.static_pad("src").expect("encoder has a src pad"),
+                    counter.clone(),
+                );
+            }
+        }
+        progress.push(counter);
+    }
+
+    connect_decoded_pads(&pipeline, &decode, video_tee, audio_tee);
+    Ok(BuiltPipeline {
+        pipeline,
+        decode_side: vec![src, decode],
+        progress,
+    })
+}
+
+/// Links the first decoded video and audio stream to their tees; every other stream
+/// goes to a fakesink so decodebin never stalls on an unlinked pad.
+fn connect_decoded_pads(
+    pipeline: &gst::Pipeline,
+    decode: &gst::Element,
+    video_tee: Option<gst::Element>,
+    audio_tee: Option<gst::Element>,
+) {
+    // A weak reference: a strong one in the callback would keep the pipeline alive forever.
+    let weak_pipeline = pipeline.downgrade();
+    decode.connect_pad_added(move |_, pad| {
+        let Some(pipeline) = weak_pipeline.upgrade() else {
+            return;
+        };
+        let media = pad
+            .current_caps()
+            .and_then(|c| c.structure(0).map(|s| s.name().to_string()))
+            .unwrap_or_default();
+        let tee = if media.starts_with("video/") {
+            video_tee.as_ref()
+        } else if media.starts_with("audio/") {
+            audio_tee.as_ref()
+        } else {
+            None
+        };
+        if let Some(sink_pad) = tee.and_then(|t| t.static_pad("sink"))
+            && !sink_pad.is_linked()
+            && pad.link(&sink_pad).is_ok()
+        {
+            return;
+        }
+        discard(&pipeline, pad);
+    });
+}
+
+fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) {
+    let Ok(sink) = make("fakesink") else { return };
+    sink.set_property("sync", false);
+    if pipeline.add(&sink).is_ok() {
+        let _ = sink.sync_state_with_parent();
+        if let Some(sink_pad) = sink.static_pad("sink") {
+            let _ = pad.link(&sink_pad);
+        }
+    }
+}

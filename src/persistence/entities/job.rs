@@ -1,0 +1,36 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "jobs")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub company_id: String,
+    pub state: String,
+    pub phase: Option<String>,
+    pub priority: i32,
+    pub progress_percent: f64,
+    #[sea_orm(column_type = "Text")]
+    pub order_json: String,
+    #[sea_orm(column_type = "Text")]
+    pub outputs_json: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub source_json: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub error_json: Option<String>,
+    pub attempts: i32,
+    pub idempotency_key: Option<String>,
+    /// Highest event sequence written so far.
+    pub last_sequence: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub started_at: Option<DateTimeUtc>,
+    pub finished_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,5 @@
+//! sea-orm entities. Rich fields (the order, results, errors) are JSON text so the
+//! schema stays stable while the domain grows.
+
+pub mod job;
+pub mod job_event;

@@ -1,0 +1,18 @@
+//! Schema migrations, one per file, applied at start-up in order.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_jobs;
+mod m20261123_000002_create_job_events;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_jobs::Migration),
+            Box::new(m20261123_000002_create_job_events::Migration),
+        ]
+    }
+}

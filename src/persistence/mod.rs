@@ -1,0 +1,97 @@
+//! Durable state: jobs and their events, behind [`JobRepository`].
+//! One sea-orm implementation serves SQLite (default) and PostgreSQL.
+
+mod convert;
+pub mod entities;
+pub mod migrations;
+mod sea;
+
+use crate::domain::{CompanyId, EventKind, Job, JobEvent, JobId, JobState};
+use crate::error::{Error, ErrorCode};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+pub use sea::SeaJobRepository;
+
+/// The outcome of inserting a job that may carry an idempotency key.
+#[derive(Debug)]
+pub enum Inserted {
+    Created(Box<Job>, JobEvent),
+    /// The company already submitted this idempotency key: here is that job.
+    Existing(Box<Job>),
+}
+
+#[async_trait]
+pub trait JobRepository: Send + Sync + 'static {
+    /// Stores a new job and its first event, atomically.
+    async fn insert(&self, job: &Job, first_event: EventKind) -> Result<Inserted, Error>;
+
+    async fn get(&self, company: &CompanyId, id: JobId) -> Result<Option<Job>, Error>;
+
+    /// A company's jobs, newest first, with ids below `before` when given.
+    async fn list(
+        &self,
+        company: &CompanyId,
+        state: Option<JobState>,
+        limit: u64,
+        before: Option<JobId>,
+    ) -> Result<Vec<Job>, Error>;
+
+    /// Takes the highest-priority, then oldest, claimable job (queued, or running on an
+    /// expired lease) and leases it to `owner` until `lease_until`.
+    async fn claim_next(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Job>, Error>;
+
+    /// Extends the lease; false when `owner` no longer holds it.
+    async fn renew_lease(
+        &self,
+        id: JobId,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, Error>;
+
+    /// Writes the job's mutable fields and appends `event` with the next sequence, in one
+    /// transaction, only while `owner` holds the lease (None when it does not). With
+    /// `release`, the lease is given up in the same write.
+    async fn save_with_event(
+        &self,
+        job: &Job,
+        owner: &str,
+        event: EventKind,
+        release: bool,
+    ) -> Result<Option<JobEvent>, Error>;
+
+    /// Events with a sequence above `after`, in order, at most `limit`.
+    async fn events_after(&self, id: JobId, after: u64, limit: u64)
+    -> Result<Vec<JobEvent>, Error>;
+}
+
+impl From<sea_orm::DbErr> for Error {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Error::new(ErrorCode::Unavailable, format!("database error: {e}"))
+    }
+}
+
+/// Connects, prepares the database and runs pending migrations.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        // WAL lets readers (watchers, listings) run beside the one writer.
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+    }
+    migrations::Migrator::up(&db, None).await?;
+    Ok(db)
+}

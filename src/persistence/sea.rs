@@ -1,0 +1,286 @@
+//! [`JobRepository`] on sea-orm, for SQLite and PostgreSQL alike.
+
+use super::convert::{event_from_row, event_payload, job_columns, job_from_row, phase_str};
+use super::entities::{job, job_event};
+use super::{Inserted, JobRepository};
+use crate::domain::{CompanyId, EventKind, Job, JobEvent, JobId, JobState};
+use crate::error::Error;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+#[derive(Clone)]
+pub struct SeaJobRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaJobRepository {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+/// Queued, or running on a lease that has run out (its worker is gone).
+fn claimable(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(job::Column::State.eq(JobState::Queued.as_str()))
+        .add(
+            Condition::all()
+                .add(job::Column::State.eq(JobState::Running.as_str()))
+                .add(job::Column::LeaseExpiresAt.lt(now)),
+        )
+}
+
+async fn insert_event(
+    txn: &DatabaseTransaction,
+    job_id: JobId,
+    sequence: i64,
+    kind: EventKind,
+) -> Result<JobEvent, Error> {
+    let row = job_event::ActiveModel {
+        job_id: Set(job_id.to_string()),
+        sequence: Set(sequence),
+        time: Set(Utc::now()),
+        payload_json: Set(event_payload(&kind)?),
+    };
+    let model = job_event::Entity::insert(row)
+        .exec_with_returning(txn)
+        .await?;
+    event_from_row(model)
+}
+
+impl SeaJobRepository {
+    async fn find_by_idempotency_key(
+        &self,
+        company: &CompanyId,
+        key: &str,
+    ) -> Result<Option<Job>, Error> {
+        job::Entity::find()
+            .filter(job::Column::CompanyId.eq(company.as_str()))
+            .filter(job::Column::IdempotencyKey.eq(key))
+            .one(&self.db)
+            .await?
+            .map(job_from_row)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl JobRepository for SeaJobRepository {
+    async fn insert(&self, new_job: &Job, first_event: EventKind) -> Result<Inserted, Error> {
+        if let Some(key) = &new_job.idempotency_key
+            && let Some(existing) = self
+                .find_by_idempotency_key(&new_job.company_id, key)
+                .await?
+        {
+            return Ok(Inserted::Existing(Box::new(existing)));
+        }
+        let cols = job_columns(new_job)?;
+        let row = job::ActiveModel {
+            id: Set(new_job.id.to_string()),
+            company_id: Set(new_job.company_id.as_str().to_owned()),
+            state: Set(new_job.state.as_str().to_owned()),
+            phase: Set(phase_str(new_job.phase)),
+            priority: Set(new_job.order.priority.get()),
+            progress_percent: Set(new_job.progress_percent),
+            order_json: Set(cols.order_json),
+            outputs_json: Set(cols.outputs_json),
+            source_json: Set(cols.source_json),
+            error_json: Set(cols.error_json),
+            attempts: Set(new_job.attempts as i32),
+            idempotency_key: Set(new_job.idempotency_key.clone()),
+            last_sequence: Set(1),
+            lease_owner: Set(None),
+            lease_expires_at: Set(None),
+            created_at: Set(new_job.created_at),
+            updated_at: Set(new_job.updated_at),
+            started_at: Set(new_job.started_at),
+            finished_at: Set(new_job.finished_at),
+        };
+        let txn = self.db.begin().await?;
+        if let Err(e) = job::Entity::insert(row).exec_without_returning(&txn).await {
+            txn.rollback().await?;
+            // Two submissions with one key raced: the other one won.
+            if let Some(key) = &new_job.idempotency_key
+                && let Some(existing) = self
+                    .find_by_idempotency_key(&new_job.company_id, key)
+                    .await?
+            {
+                return Ok(Inserted::Existing(Box::new(existing)));
+            }
+            return Err(e.into());
+        }
+        let event = insert_event(&txn, new_job.id, 1, first_event).await?;
+        txn.commit().await?;
+        Ok(Inserted::Created(Box::new(new_job.clone()), event))
+    }
+
+    async fn get(&self, company: &CompanyId, id: JobId) -> Result<Option<Job>, Error> {
+        job::Entity::find_by_id(id.to_string())
+            .filter(job::Column::CompanyId.eq(company.as_str()))
+            .one(&self.db)
+            .await?
+            .map(job_from_row)
+            .transpose()
+    }
+
+    async fn list(
+        &self,
+        company: &CompanyId,
+        state: Option<JobState>,
+        limit: u64,
+        before: Option<JobId>,
+    ) -> Result<Vec<Job>, Error> {
+        let mut query = job::Entity::find().filter(job::Column::CompanyId.eq(company.as_str()));
+        if let Some(state) = state {
+            query = query.filter(job::Column::State.eq(state.as_str()));
+        }
+        if let Some(before) = before {
+            query = query.filter(job::Column::Id.lt(before.to_string()));
+        }
+        query
+            .order_by_desc(job::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(job_from_row)
+            .collect()
+    }
+
+    async fn claim_next(
+        &self,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Job>, Error> {
+        // Optimistic: pick a candidate, then take it only if it is still claimable.
+        // Losing the race to another worker just means trying the next candidate.
+        for _ in 0..8 {
+            let now = Utc::now();
+            let Some(candidate) = job::Entity::find()
+                .filter(claimable(now))
+                .order_by_desc(job::Column::Priority)
+                .order_by_asc(job::Column::CreatedAt)
+                .order_by_asc(job::Column::Id)
+                .one(&self.db)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let taken = job::Entity::update_many()
+                .col_expr(job::Column::State, Expr::value(JobState::Running.as_str()))
+                .col_expr(job::Column::LeaseOwner, Expr::value(owner))
+                .col_expr(job::Column::LeaseExpiresAt, Expr::value(lease_until))
+                .col_expr(
+                    job::Column::Attempts,
+                    Expr::col(job::Column::Attempts).add(1),
+                )
+                .col_expr(job::Column::UpdatedAt, Expr::value(now))
+                .filter(job::Column::Id.eq(candidate.id.clone()))
+                .filter(claimable(now))
+                .exec(&self.db)
+                .await?;
+            if taken.rows_affected == 1 {
+                let row = job::Entity::find_by_id(candidate.id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or_else(|| Error::internal("claimed job vanished"))?;
+                return job_from_row(row).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    async fn renew_lease(
+        &self,
+        id: JobId,
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool, Error> {
+        let res = job::Entity::update_many()
+            .col_expr(job::Column::LeaseExpiresAt, Expr::value(lease_until))
+            .filter(job::Column::Id.eq(id.to_string()))
+            .filter(job::Column::LeaseOwner.eq(owner))
+            .filter(job::Column::State.eq(JobState::Running.as_str()))
+            .exec(&self.db)
+            .await?;
+        Ok(res.rows_affected == 1)
+    }
+
+    async fn save_with_event(
+        &self,
+        current: &Job,
+        owner: &str,
+        event: EventKind,
+        release: bool,
+    ) -> Result<Option<JobEvent>, Error> {
+        let cols = job_columns(current)?;
+        let txn = self.db.begin().await?;
+        let mut update = job::Entity::update_many()
+            .col_expr(
+                job::Column::LastSequence,
+                Expr::col(job::Column::LastSequence).add(1),
+            )
+            .col_expr(job::Column::State, Expr::value(current.state.as_str()))
+            .col_expr(job::Column::Phase, Expr::value(phase_str(current.phase)))
+            .col_expr(
+                job::Column::ProgressPercent,
+                Expr::value(current.progress_percent),
+            )
+            .col_expr(job::Column::OutputsJson, Expr::value(cols.outputs_json))
+            .col_expr(job::Column::SourceJson, Expr::value(cols.source_json))
+            .col_expr(job::Column::ErrorJson, Expr::value(cols.error_json))
+            .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(job::Column::StartedAt, Expr::value(current.started_at))
+            .col_expr(job::Column::FinishedAt, Expr::value(current.finished_at));
+        if release {
+            update = update
+                .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
+                .col_expr(
+                    job::Column::LeaseExpiresAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+        }
+        let res = update
+            .filter(job::Column::Id.eq(current.id.to_string()))
+            .filter(job::Column::LeaseOwner.eq(owner))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(None);
+        }
+        let sequence: i64 = job::Entity::find_by_id(current.id.to_string())
+            .select_only()
+            .column(job::Column::LastSequence)
+            .into_tuple()
+            .one(&txn)
+            .await?
+            .ok_or_else(|| Error::internal("job vanished mid-update"))?;
+        let event = insert_event(&txn, current.id, sequence, event).await?;
+        txn.commit().await?;
+        Ok(Some(event))
+    }
+
+    async fn events_after(
+        &self,
+        id: JobId,
+        after: u64,
+        limit: u64,
+    ) -> Result<Vec<JobEvent>, Error> {
+        job_event::Entity::find()
+            .filter(job_event::Column::JobId.eq(id.to_string()))
+            .filter(job_event::Column::Sequence.gt(after as i64))
+            .order_by_asc(job_event::Column::Sequence)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(event_from_row)
+            .collect()
+    }
+}

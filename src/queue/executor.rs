@@ -1,0 +1,282 @@
+//! Runs one claimed job through its phases: fetch, probe, transcode, deliver.
+
+use super::WorkerDeps;
+use super::lease::Lease;
+use crate::domain::{EventKind, Job, JobState, MediaInfo, OutputState, Phase, ProgressTick};
+use crate::error::{Error, ErrorCode};
+use crate::media::plan::plan_renditions;
+use crate::media::runner::{ProgressSample, RunLimits};
+use crate::media::{pipeline, probe, runner};
+use crate::storage::{WorkDir, destination, origin};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Runs `job` to a terminal state, or hands it back to the queue on shutdown or a
+/// retryable failure.
+#[tracing::instrument(skip_all, fields(job_id = %job.id))]
+pub async fn execute(deps: &WorkerDeps, mut job: Job, owner: &str, shutdown: &CancellationToken) {
+    let lease = Lease::new(deps, owner);
+    let cancel = shutdown.child_token();
+    let _heartbeat = lease.heartbeat(&job, cancel.clone());
+    let max_attempts = deps.settings.workers.max_attempts;
+
+    let outcome = if job.attempts > max_attempts {
+        Err(Error::new(
+            ErrorCode::Internal,
+            format!("gave up after {max_attempts} attempts"),
+        ))
+    } else {
+        run_phases(&lease, &mut job, &cancel).await
+    };
+
+    let result = match outcome {
+        _ if lease.is_lost() => return,
+        Ok(()) => finish(&lease, &mut job, JobState::Succeeded, None).await,
+        Err(_) if shutdown.is_cancelled() => requeue(&lease, &mut job, None).await,
+        Err(e) if e.retryable && job.attempts < max_attempts => {
+            tracing::warn!(error = %e, attempt = job.attempts, "retryable failure; requeued");
+            requeue(&lease, &mut job, Some(e)).await
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "job failed");
+            finish(&lease, &mut job, JobState::Failed, Some(e)).await
+        }
+    };
+    if let Err(e) = result {
+        // The lease will expire and another worker will pick the job up again.
+        tracing::error!(error = %e, "could not record the job's outcome");
+    }
+}
+
+/// Ends a job whose task panicked: FAILED with an internal error, lease released.
+pub async fn fail_after_crash(deps: &WorkerDeps, mut job: Job, owner: &str, cause: &str) {
+    let lease = Lease::new(deps, owner);
+    let error = Error::internal(format!("the worker crashed running this job: {cause}"));
+    if let Err(e) = finish(&lease, &mut job, JobState::Failed, Some(error)).await {
+        tracing::error!(error = %e, "could not record the crash");
+    }
+}
+
+async fn finish(
+    lease: &Lease<'_>,
+    job: &mut Job,
+    state: JobState,
+    error: Option<Error>,
+) -> Result<(), Error> {
+    job.state = state;
+    job.error = error.clone();
+    job.finished_at = Some(chrono::Utc::now());
+    if state == JobState::Succeeded {
+        job.progress_percent = 100.0;
+    }
+    for output in &mut job.outputs {
+        if output.state != OutputState::Succeeded {
+            output.state = OutputState::Failed;
+        }
+    }
+    lease
+        .record(job, EventKind::JobFinished { state, error }, true)
+        .await
+}
+
+async fn requeue(lease: &Lease<'_>, job: &mut Job, error: Option<Error>) -> Result<(), Error> {
+    job.state = JobState::Queued;
+    job.phase = None;
+    job.progress_percent = 0.0;
+    job.error = error;
+    let event = EventKind::StateChanged {
+        state: JobState::Queued,
+        phase: None,
+        attempt: job.attempts,
+    };
+    lease.record(job, event, true).await
+}
+
+async fn enter_phase(lease: &Lease<'_>, job: &mut Job, phase: Phase) -> Result<(), Error> {
+    job.state = JobState::Running;
+    job.phase = Some(phase);
+    job.progress_percent = job.progress_percent.max(phase.overall_percent(0.0));
+    let event = EventKind::StateChanged {
+        state: JobState::Running,
+        phase: Some(phase),
+        attempt: job.attempts,
+    };
+    lease.record(job, event, false).await
+}
+
+async fn run_phases(
+    lease: &Lease<'_>,
+    job: &mut Job,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let settings = &lease.deps.settings;
+    job.started_at.get_or_insert_with(chrono::Utc::now);
+    job.error = None;
+
+    enter_phase(lease, job, Phase::Downloading).await?;
+    let source = origin::fetch(
+        &job.order.origin,
+        &job.order.origin_location,
+        &lease.deps.roots,
+        settings.limits.max_source_bytes,
+    )
+    .await?;
+
+    enter_phase(lease, job, Phase::Probing).await?;
+    let info = probe_blocking(&source, settings.limits.probe_timeout_seconds).await?;
+    check_limits(&info, &settings.limits)?;
+    job.source = Some(info.clone());
+
+    enter_phase(lease, job, Phase::Transcoding).await?;
+    let work = WorkDir::create(&settings.data_dir.join("work"), &job.id.to_string())
+        .map_err(|e| Error::internal(format!("creating the work dir: {e}")))?;
+    let renditions = plan_renditions(
+        &job.order.outputs,
+        &info,
+        work.path(),
+        settings.encoder_threads(),
+    )?;
+    for output in &mut job.outputs {
+        output.state = OutputState::Running;
+    }
+    transcode(lease, job, &source, &renditions, &info, cancel).await?;
+    let mut results = Vec::new();
+    for rendition in &renditions {
+        results.push(probe_blocking(&rendition.path, settings.limits.probe_timeout_seconds).await?);
+    }
+
+    enter_phase(lease, job, Phase::Uploading).await?;
+    deliver_outputs(lease, job, &renditions, results).await
+}
+
+async fn transcode(
+    lease: &Lease<'_>,
+    job: &mut Job,
+    source: &Path,
+    renditions: &[crate::media::plan::Rendition],
+    info: &MediaInfo,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let limits = &lease.deps.settings.limits;
+    let built = pipeline::build(source, renditions)?;
+    let duration = Duration::from_secs_f64(info.duration_seconds.max(0.0));
+    let run_limits = RunLimits {
+        progress_interval: Duration::from_millis(limits.progress_interval_ms),
+        stall_timeout: Duration::from_secs(limits.stall_timeout_seconds),
+        expected_duration: duration,
+    };
+    let (samples_tx, mut samples) = tokio::sync::watch::channel(None::<ProgressSample>);
+    let run = runner::run(built, run_limits, cancel.clone(), move |sample| {
+        let _ = samples_tx.send(Some(sample));
+    });
+    let report = async {
+        while samples.changed().await.is_ok() {
+            let Some(sample) = *samples.borrow_and_update() else {
+                continue;
+            };
+            let tick = progress_tick(sample, duration);
+            // Ticks only move forward; a tick that adds nothing is not worth an event.
+            if tick.percent >= job.progress_percent + 0.5 {
+                job.progress_percent = tick.percent;
+                lease.record(job, EventKind::Progress(tick), false).await?;
+            }
+        }
+        Ok::<(), Error>(())
+    };
+    let (ran, reported) = tokio::join!(run, report);
+    ran?;
+    reported
+}
+
+/// Turns a pipeline sample into a job progress tick for the transcoding phase.
+fn progress_tick(sample: ProgressSample, duration: Duration) -> ProgressTick {
+    let elapsed = sample.elapsed.as_secs_f64().max(1e-3);
+    let done = sample.position.as_secs_f64();
+    let total = duration.as_secs_f64();
+    let fraction = if total > 0.0 { done / total } else { 0.0 };
+    let speed = done / elapsed;
+    ProgressTick {
+        phase: Phase::Transcoding,
+        percent: Phase::Transcoding.overall_percent(fraction),
+        output_label: String::new(),
+        fps: sample.units as f64 / elapsed,
+        speed,
+        eta_seconds: if speed > 0.0 {
+            ((total - done) / speed).max(0.0)
+        } else {
+            0.0
+        },
+    }
+}
+
+async fn deliver_outputs(
+    lease: &Lease<'_>,
+    job: &mut Job,
+    renditions: &[crate::media::plan::Rendition],
+    results: Vec<MediaInfo>,
+) -> Result<(), Error> {
+    let total = renditions.len().max(1) as f64;
+    let destinations = job.order.destinations.clone();
+    for (i, (rendition, media)) in renditions.iter().zip(results).enumerate() {
+        let filename = job.order.outputs[i].filename.clone();
+        let mut urls = Vec::new();
+        for dest in &destinations {
+            urls.push(
+                destination::deliver(&rendition.path, &filename, dest, &lease.deps.roots).await?,
+            );
+        }
+        let output = &mut job.outputs[i];
+        output.urls = urls;
+        output.media = Some(media);
+        output.state = OutputState::Succeeded;
+        let finished = output.clone();
+        job.progress_percent = Phase::Uploading.overall_percent((i + 1) as f64 / total);
+        let tick = ProgressTick {
+            phase: Phase::Uploading,
+            percent: job.progress_percent,
+            output_label: rendition.label.clone(),
+            fps: 0.0,
+            speed: 0.0,
+            eta_seconds: 0.0,
+        };
+        lease.record(job, EventKind::Progress(tick), false).await?;
+        lease
+            .record(job, EventKind::OutputFinished(finished), false)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn probe_blocking(path: &Path, timeout_secs: u64) -> Result<MediaInfo, Error> {
+    let path: PathBuf = path.to_owned();
+    tokio::task::spawn_blocking(move || probe::probe_file(&path, timeout_secs))
+        .await
+        .map_err(|e| Error::internal(format!("probe task: {e}")))?
+        .map_err(Error::from)
+}
+
+fn check_limits(info: &MediaInfo, limits: &crate::config::Limits) -> Result<(), Error> {
+    if info.duration_seconds > limits.max_duration_seconds {
+        return Err(Error::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "the source lasts {:.0} s; the limit is {:.0} s",
+                info.duration_seconds, limits.max_duration_seconds
+            ),
+        ));
+    }
+    if let Some(v) = &info.video {
+        let pixels = v.width as u64 * v.height as u64;
+        if pixels > limits.max_pixels {
+            return Err(Error::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "the source is {}x{}; the limit is {} pixels per frame",
+                    v.width, v.height, limits.max_pixels
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

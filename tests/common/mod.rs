@@ -1,0 +1,283 @@
+//! Test harness: the real app on port 0 with its own database (a fresh SQLite file, or a
+//! fresh database on the machine's PostgreSQL), and a real gRPC client.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use tempfile::TempDir;
+use tonic::transport::Channel;
+use transcoder::app::RunningApp;
+use transcoder::config::Settings;
+use transcoder::media::testclip::{ClipSpec, generate_clip};
+use transcoder::proto as pb;
+use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
+
+pub use pb::job_event::Kind;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs one async test body against each backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body($crate::common::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                $body($crate::common::Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("TEST_PG_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A PostgreSQL database for one test, dropped with it.
+struct PgDatabase {
+    name: String,
+}
+
+impl PgDatabase {
+    async fn create() -> (Self, String) {
+        use sea_orm::{ConnectionTrait, Database};
+        let name = format!("transcoder_test_{}", uuid::Uuid::now_v7().simple());
+        let admin = Database::connect(pg_admin_url())
+            .await
+            .expect("PostgreSQL must run on 127.0.0.1:5432 (make postgres)");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
+        let url = pg_admin_url().rsplit_once('/').unwrap().0.to_owned() + "/" + &name;
+        (Self { name }, url)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any async context we can borrow: use a small runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                use sea_orm::{ConnectionTrait, Database};
+                if let Ok(admin) = Database::connect(pg_admin_url()).await {
+                    let _ = admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub app: Option<RunningApp>,
+    pub client: TranscoderServiceClient<Channel>,
+    pub data_dir: TempDir,
+    pub backend: Backend,
+    pg: Option<PgDatabase>,
+}
+
+pub struct AppOptions {
+    pub workers: usize,
+    pub paused: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            paused: false,
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, AppOptions::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.data_dir = data_dir.path().to_owned();
+    settings.server.grpc_addr = ([127, 0, 0, 1], 0).into();
+    settings.server.http_addr = ([127, 0, 0, 1], 0).into();
+    settings.storage.allowed_roots = vec![media_dir().to_owned()];
+    settings.workers.concurrency = options.workers;
+    settings.workers.paused = options.paused;
+    settings.workers.poll_interval_ms = 200;
+    settings.limits.progress_interval_ms = 100;
+    let pg = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let (db, url) = PgDatabase::create().await;
+            settings.database.url = Some(url);
+            Some(db)
+        }
+    };
+    let app = RunningApp::start(settings).await.expect("app starts");
+    let grpc = app.grpc_addr.unwrap();
+    let client = TranscoderServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .expect("gRPC connects");
+    TestApp {
+        app: Some(app),
+        client,
+        data_dir,
+        backend,
+        pg,
+    }
+}
+
+impl TestApp {
+    pub async fn shutdown(mut self) {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await;
+        }
+        drop(self.pg.take());
+    }
+
+    pub fn app(&self) -> &RunningApp {
+        self.app.as_ref().unwrap()
+    }
+
+    pub async fn submit(&self, order: pb::Order) -> Result<pb::Job, tonic::Status> {
+        self.client
+            .clone()
+            .submit_job(pb::SubmitJobRequest {
+                company_id: "acme".into(),
+                order: Some(order),
+                idempotency_key: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// Every event of the job from `after`, until the terminal one.
+    pub async fn watch(&self, job_id: &str, after: u64) -> Vec<pb::JobEvent> {
+        let mut stream = self
+            .client
+            .clone()
+            .watch_job(pb::WatchJobRequest {
+                company_id: "acme".into(),
+                job_id: job_id.into(),
+                after_sequence: after,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let mut events = Vec::new();
+        while let Some(event) = stream.message().await.unwrap() {
+            events.push(event);
+        }
+        events
+    }
+
+    /// Watches until the job ends, then returns it.
+    pub async fn finish(&self, job_id: &str) -> pb::Job {
+        let events = self.watch(job_id, 0).await;
+        assert!(matches!(events.last().and_then(|e| e.kind.as_ref()), Some(Kind::JobFinished(_))));
+        self.get(job_id).await
+    }
+
+    pub async fn get(&self, job_id: &str) -> pb::Job {
+        self.client
+            .clone()
+            .get_job(pb::GetJobRequest {
+                company_id: "acme".into(),
+                job_id: job_id.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    }
+}
+
+/// Shared, generated-once media for this test binary.
+pub fn media_dir() -> &'static Path {
+    static DIR: OnceLock<TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::Builder::new().prefix("transcoder-media-").tempdir().unwrap())
+        .path()
+}
+
+fn generated(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let path = media_dir().join(name);
+    if !path.exists() {
+        make(&path);
+    }
+    path
+}
+
+/// A 5 s 640x360 30 fps clip with audio.
+pub fn clip_5s() -> PathBuf {
+    generated("clip-5s.mp4", |p| generate_clip(p, &ClipSpec::default()).unwrap())
+}
+
+/// A 5 s 640x360 clip without audio.
+pub fn clip_5s_silent() -> PathBuf {
+    generated("clip-5s-silent.mp4", |p| {
+        generate_clip(p, &ClipSpec { audio: false, ..ClipSpec::default() }).unwrap()
+    })
+}
+
+/// Random bytes with an .mp4 name.
+pub fn random_bytes() -> PathBuf {
+    generated("random.mp4", |p| {
+        let mut bytes = vec![0u8; 256 * 1024];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for b in bytes.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        std::fs::write(p, bytes).unwrap();
+    })
+}
+
+/// The first half of an MP4 whose index sits at the end: no index at all.
+pub fn truncated_mp4() -> PathBuf {
+    generated("truncated.mp4", |p| {
+        let full = p.with_extension("full.mp4");
+        generate_clip(&full, &ClipSpec { faststart: false, ..ClipSpec::default() }).unwrap();
+        let bytes = std::fs::read(&full).unwrap();
+        std::fs::write(p, &bytes[..bytes.len() / 2]).unwrap();
+    })
+}
+
+pub fn file_uri(path: &Path) -> String {
+    url::Url::from_file_path(path).unwrap().to_string()
+}
+
+pub fn output(filename: &str, preset: &str) -> pb::OutputSpec {
+    pb::OutputSpec {
+        label: String::new(),
+        filename: filename.into(),
+        profile: Some(pb::output_spec::Profile::Preset(preset.into())),
+    }
+}
+
+pub fn order(origin: &Path, outputs: Vec<pb::OutputSpec>) -> pb::Order {
+    pb::Order {
+        origin: file_uri(origin),
+        outputs,
+        ..Default::default()
+    }
+}
