@@ -18,7 +18,7 @@ serve: deps
 postgres:
 	./scripts/ensure-postgres.sh
 
-test: deps postgres
+test: deps postgres lint
 	$(CARGO) build --tests
 	$(CARGO) test --no-fail-fast -- --test-threads=2
 

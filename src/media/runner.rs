@@ -82,7 +82,7 @@ pub async fn run(
                 match message.view() {
                     gst::MessageView::Eos(_) => break Ok(()),
                     gst::MessageView::Error(err) => {
-                        break Err(classify_bus_error(&err, &built.decode_side));
+                        break Err(classify_bus_error(err, &built.decode_side));
                     }
                     gst::MessageView::Warning(w) => {
                         tracing::warn!(warning = %w.error(), debug = ?w.debug(), "pipeline warning");

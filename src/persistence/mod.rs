@@ -19,7 +19,8 @@ pub use sea::SeaJobRepository;
 /// The outcome of inserting a job that may carry an idempotency key.
 #[derive(Debug)]
 pub enum Inserted {
-    Created(Box<Job>, JobEvent),
+    /// Stored, with its first event.
+    Created(Box<JobEvent>),
     /// The company already submitted this idempotency key: here is that job.
     Existing(Box<Job>),
 }

@@ -116,7 +116,7 @@ impl JobRepository for SeaJobRepository {
         }
         let event = insert_event(&txn, new_job.id, 1, first_event).await?;
         txn.commit().await?;
-        Ok(Inserted::Created(Box::new(new_job.clone()), event))
+        Ok(Inserted::Created(Box::new(event)))
     }
 
     async fn get(&self, company: &CompanyId, id: JobId) -> Result<Option<Job>, Error> {

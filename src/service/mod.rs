@@ -80,11 +80,11 @@ impl Service {
             attempt: 0,
         };
         match self.inner.repo.insert(&job, first).await? {
-            Inserted::Created(job, event) => {
+            Inserted::Created(event) => {
                 self.inner.hub.publish(&event);
                 self.inner.work_available.notify_one();
                 tracing::info!(job_id = %job.id, "job queued");
-                Ok(*job)
+                Ok(job)
             }
             Inserted::Existing(job) => Ok(*job),
         }

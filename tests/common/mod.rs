@@ -113,8 +113,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::default();
-    settings.data_dir = data_dir.path().to_owned();
+    let mut settings = Settings {
+        data_dir: data_dir.path().to_owned(),
+        ..Settings::default()
+    };
     settings.server.grpc_addr = ([127, 0, 0, 1], 0).into();
     settings.server.http_addr = ([127, 0, 0, 1], 0).into();
     settings.storage.allowed_roots = vec![media_dir().to_owned()];
@@ -191,7 +193,10 @@ impl TestApp {
     /// Watches until the job ends, then returns it.
     pub async fn finish(&self, job_id: &str) -> pb::Job {
         let events = self.watch(job_id, 0).await;
-        assert!(matches!(events.last().and_then(|e| e.kind.as_ref()), Some(Kind::JobFinished(_))));
+        assert!(matches!(
+            events.last().and_then(|e| e.kind.as_ref()),
+            Some(Kind::JobFinished(_))
+        ));
         self.get(job_id).await
     }
 
@@ -208,32 +213,49 @@ impl TestApp {
     }
 }
 
-/// Shared, generated-once media for this test binary.
+/// Generated media, shared by the tests of this binary (and kept between runs under
+/// cargo's target tmp dir, so each clip is generated once per machine).
 pub fn media_dir() -> &'static Path {
-    static DIR: OnceLock<TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::Builder::new().prefix("transcoder-media-").tempdir().unwrap())
-        .path()
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("transcoder-media-v1");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.canonicalize().unwrap()
+    })
 }
 
+/// Makes `name` once: written beside its final name, then renamed, so a crash mid-way
+/// never leaves a broken clip behind for later runs.
 fn generated(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let path = media_dir().join(name);
     if !path.exists() {
-        make(&path);
+        let partial = media_dir().join(format!("partial-{}-{name}", std::process::id()));
+        make(&partial);
+        std::fs::rename(&partial, &path).unwrap();
     }
     path
 }
 
 /// A 5 s 640x360 30 fps clip with audio.
 pub fn clip_5s() -> PathBuf {
-    generated("clip-5s.mp4", |p| generate_clip(p, &ClipSpec::default()).unwrap())
+    generated("clip-5s.mp4", |p| {
+        generate_clip(p, &ClipSpec::default()).unwrap()
+    })
 }
 
 /// A 5 s 640x360 clip without audio.
 pub fn clip_5s_silent() -> PathBuf {
     generated("clip-5s-silent.mp4", |p| {
-        generate_clip(p, &ClipSpec { audio: false, ..ClipSpec::default() }).unwrap()
+        generate_clip(
+            p,
+            &ClipSpec {
+                audio: false,
+                ..ClipSpec::default()
+            },
+        )
+        .unwrap()
     })
 }
 
@@ -255,10 +277,18 @@ pub fn random_bytes() -> PathBuf {
 /// The first half of an MP4 whose index sits at the end: no index at all.
 pub fn truncated_mp4() -> PathBuf {
     generated("truncated.mp4", |p| {
-        let full = p.with_extension("full.mp4");
-        generate_clip(&full, &ClipSpec { faststart: false, ..ClipSpec::default() }).unwrap();
+        let full = p.with_extension("full");
+        generate_clip(
+            &full,
+            &ClipSpec {
+                faststart: false,
+                ..ClipSpec::default()
+            },
+        )
+        .unwrap();
         let bytes = std::fs::read(&full).unwrap();
         std::fs::write(p, &bytes[..bytes.len() / 2]).unwrap();
+        std::fs::remove_file(&full).unwrap();
     })
 }
 

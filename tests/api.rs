@@ -1,0 +1,389 @@
+//! The gRPC contract without media work: validation, listing, profiles, idempotency,
+//! health and reflection.
+
+mod common;
+
+use common::{AppOptions, Backend, TestApp, media_dir, order, output, spawn_app_with};
+use tonic::Code;
+use tonic_types::StatusExt;
+use transcoder::proto as pb;
+
+async fn paused_app(backend: Backend) -> TestApp {
+    spawn_app_with(
+        backend,
+        AppOptions {
+            workers: 1,
+            paused: true,
+        },
+    )
+    .await
+}
+
+fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    let details = status
+        .get_details_bad_request()
+        .expect("BadRequest details");
+    details
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+async fn invalid_orders_name_every_field(backend: Backend) {
+    let app = paused_app(backend).await;
+    let source = media_dir().join("source.mp4");
+    let mut bad = order(
+        &source,
+        vec![
+            output("../escape.mp4", "System preset: Generic 360p"),
+            output("dir/name.mp4", "System preset: Generic 360p"),
+            output("same.mp4", "no such preset"),
+            output("same.mp4", "System preset: Generic 720p"),
+            pb::OutputSpec {
+                label: "unnamed".into(),
+                filename: "x.mp4".into(),
+                profile: Some(pb::output_spec::Profile::ProfileId(424242)),
+            },
+        ],
+    );
+    bad.priority = Some(11);
+    bad.destinations = vec![pb::Destination {
+        uri: "file:///etc/".into(),
+        ..Default::default()
+    }];
+    let status = app.submit(bad).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        bad_fields(&status),
+        vec![
+            "order.priority",
+            "order.destinations[0].uri",
+            "order.outputs[0].filename",
+            "order.outputs[1].filename",
+            "order.outputs[2].preset",
+            "order.outputs[3].label",
+            "order.outputs[4].profile_id",
+        ]
+    );
+
+    let empty = pb::Order {
+        origin: "::not a uri".into(),
+        ..Default::default()
+    };
+    let status = app.submit(empty).await.unwrap_err();
+    assert_eq!(bad_fields(&status), vec!["order.origin", "order.outputs"]);
+
+    let outside = order(
+        std::path::Path::new("/etc/passwd"),
+        vec![output("a.mp4", "System preset: Generic 360p")],
+    );
+    let status = app.submit(outside).await.unwrap_err();
+    assert_eq!(bad_fields(&status), vec!["order.origin"]);
+    assert!(status.message().contains("order.origin"));
+
+    let status = app
+        .client
+        .clone()
+        .submit_job(pb::SubmitJobRequest {
+            company_id: String::new(),
+            order: None,
+            idempotency_key: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&status), vec!["company_id"]);
+
+    let (jobs, _) = list(&app, 0, "", 0).await;
+    assert!(jobs.is_empty(), "nothing invalid was queued");
+    app.shutdown().await;
+}
+on_both_backends!(
+    invalid_orders_are_rejected,
+    super::invalid_orders_name_every_field
+);
+
+async fn list(app: &TestApp, size: u32, token: &str, state: i32) -> (Vec<pb::Job>, String) {
+    let r = app
+        .client
+        .clone()
+        .list_jobs(pb::ListJobsRequest {
+            company_id: "acme".into(),
+            page_size: size,
+            page_token: token.into(),
+            state,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    (r.jobs, r.next_page_token)
+}
+
+async fn jobs_are_listed_newest_first_in_pages(backend: Backend) {
+    let app = paused_app(backend).await;
+    let source = media_dir().join("source.mp4");
+    let mut submitted = Vec::new();
+    for i in 0..5 {
+        let job = app
+            .submit(order(
+                &source,
+                vec![output(&format!("{i}.mp4"), "System preset: Generic 360p")],
+            ))
+            .await
+            .unwrap();
+        submitted.push(job.id);
+    }
+    submitted.reverse();
+
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let (jobs, next) = list(&app, 2, &token, 0).await;
+        pages += 1;
+        seen.extend(jobs.into_iter().map(|j| j.id));
+        if next.is_empty() {
+            break;
+        }
+        token = next;
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, submitted);
+
+    let (queued, _) = list(&app, 100, "", pb::JobState::Queued as i32).await;
+    assert_eq!(queued.len(), 5);
+    let (succeeded, _) = list(&app, 100, "", pb::JobState::Succeeded as i32).await;
+    assert!(succeeded.is_empty());
+
+    let err = app
+        .client
+        .clone()
+        .list_jobs(pb::ListJobsRequest {
+            company_id: "acme".into(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+
+    // Another company sees none of them.
+    let other = app
+        .client
+        .clone()
+        .get_job(pb::GetJobRequest {
+            company_id: "other".into(),
+            job_id: submitted[0].clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::NotFound);
+    app.shutdown().await;
+}
+on_both_backends!(
+    list_jobs_pages,
+    super::jobs_are_listed_newest_first_in_pages
+);
+
+async fn get_job_errors(backend: Backend) {
+    let app = paused_app(backend).await;
+    let mut client = app.client.clone();
+    let missing = client
+        .get_job(pb::GetJobRequest {
+            company_id: "acme".into(),
+            job_id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let malformed = client
+        .get_job(pb::GetJobRequest {
+            company_id: "acme".into(),
+            job_id: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert_eq!(bad_fields(&malformed), vec!["job_id"]);
+    let watch = client
+        .watch_job(pb::WatchJobRequest {
+            company_id: "acme".into(),
+            job_id: uuid::Uuid::now_v7().to_string(),
+            after_sequence: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(watch.code(), Code::NotFound);
+    let cancel = client
+        .cancel_job(pb::CancelJobRequest {
+            company_id: "acme".into(),
+            job_id: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(cancel.code(), Code::Unimplemented);
+    app.shutdown().await;
+}
+on_both_backends!(unknown_jobs_are_not_found, super::get_job_errors);
+
+async fn same_idempotency_key_same_job(backend: Backend) {
+    let app = paused_app(backend).await;
+    let request = pb::SubmitJobRequest {
+        company_id: "acme".into(),
+        order: Some(order(
+            &media_dir().join("source.mp4"),
+            vec![output("a.mp4", "System preset: Generic 360p")],
+        )),
+        idempotency_key: "order-123".into(),
+    };
+    let first = app
+        .client
+        .clone()
+        .submit_job(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let second = app
+        .client
+        .clone()
+        .submit_job(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.id, second.id);
+    let (jobs, _) = list(&app, 0, "", 0).await;
+    assert_eq!(jobs.len(), 1);
+    app.shutdown().await;
+}
+on_both_backends!(
+    idempotency_key_deduplicates,
+    super::same_idempotency_key_same_job
+);
+
+#[tokio::test]
+async fn profiles_are_listed_and_fetched() {
+    let app = paused_app(Backend::Sqlite).await;
+    let mut client = app.client.clone();
+    let profiles = client
+        .list_profiles(pb::ListProfilesRequest {
+            company_id: "acme".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .profiles;
+    let names: Vec<&str> = profiles.iter().map(|p| p.description.as_str()).collect();
+    for wanted in [
+        "Generic 1080p",
+        "Generic 720p",
+        "Generic 480p",
+        "Generic 360p",
+        "Baseline",
+        "Audio only",
+    ] {
+        assert!(
+            names.iter().any(|n| n.contains(wanted)),
+            "{wanted} missing from {names:?}"
+        );
+    }
+    assert!(
+        profiles
+            .iter()
+            .all(|p| p.system && p.description.starts_with("System preset: "))
+    );
+    let audio_only = profiles
+        .iter()
+        .find(|p| p.description.contains("Audio only"))
+        .unwrap();
+    assert!(audio_only.video.is_none() && audio_only.audio.is_some());
+
+    let p720 = client
+        .get_profile(pb::GetProfileRequest {
+            company_id: "acme".into(),
+            profile_id: 2,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(p720.description, "System preset: Generic 720p");
+    assert_eq!(p720.video.unwrap().height, 720);
+    let missing = client
+        .get_profile(pb::GetProfileRequest {
+            company_id: "acme".into(),
+            profile_id: 999,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_reflection_and_healthz_answer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1 as reflection;
+
+    let app = paused_app(Backend::Sqlite).await;
+    let grpc = format!("http://{}", app.app().grpc_addr.unwrap());
+
+    let channel = tonic::transport::Endpoint::from_shared(grpc)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "transcoder.v1.TranscoderService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        status.status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+
+    let mut client = reflection::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = reflection::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            reflection::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(Ok(response)) = responses.next().await else {
+        panic!("no reflection answer")
+    };
+    let Some(reflection::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        response.message_response
+    else {
+        panic!("unexpected reflection answer")
+    };
+    let services: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        services.contains(&"transcoder.v1.TranscoderService".to_string()),
+        "{services:?}"
+    );
+    assert!(
+        services.contains(&"grpc.health.v1.Health".to_string()),
+        "{services:?}"
+    );
+
+    let mut stream = tokio::net::TcpStream::connect(app.app().http_addr)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    app.shutdown().await;
+}
