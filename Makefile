@@ -8,9 +8,10 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/transcoder-target
 deps:
 	./scripts/install-system-deps.sh
 
+# The dev profile compiles dependencies with optimisations (see Cargo.toml) and shares
+# its build with `make test`; the media work itself runs in GStreamer's C code.
 demo: deps
-	$(CARGO) build --release --bin transcoder
-	$(CARGO_TARGET_DIR)/release/transcoder demo
+	$(CARGO) run --bin transcoder -- demo
 
 serve: deps
 	$(CARGO) run --release --bin transcoder -- serve
