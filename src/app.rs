@@ -4,11 +4,18 @@
 use crate::api::grpc::GrpcApi;
 use crate::config::Settings;
 use crate::domain::order::OrderPolicy;
+use crate::egress::{Allowlist, EgressClient};
 use crate::events::EventHub;
-use crate::persistence::{self, JobRepository, SeaJobRepository};
+use crate::notify::Dispatcher;
+use crate::notify::email::Mailer;
+use crate::notify::schedule::RetrySchedule;
+use crate::persistence::{
+    self, JobRepository, NotificationRepository, SeaJobRepository, SeaNotificationRepository,
+};
 use crate::queue::{self, WorkerControl, WorkerDeps};
 use crate::service::Service;
-use crate::storage::FileRoots;
+use crate::storage::s3::S3Store;
+use crate::storage::{FileRoots, Storage};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +41,10 @@ pub struct RunningApp {
 impl RunningApp {
     pub async fn start(mut settings: Settings) -> anyhow::Result<Self> {
         crate::media::init()?;
+        // Two rustls providers get linked (ring via sqlx, aws-lc-rs via the AWS SDK and
+        // reqwest): choose one for the process, or TLS connections panic. Err means a
+        // provider is already installed (another app in this process), which is fine.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating data dir {}", settings.data_dir.display()))?;
         settings.data_dir = settings.data_dir.canonicalize()?;
@@ -42,7 +53,9 @@ impl RunningApp {
         let db = persistence::connect(&settings.database_url(), settings.database.max_connections)
             .await
             .context("opening the database")?;
-        let repo: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(db));
+        let repo: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(db.clone()));
+        let notifications: Arc<dyn NotificationRepository> =
+            Arc::new(SeaNotificationRepository::new(db));
         let hub = Arc::new(EventHub::default());
         let work_available = Arc::new(Notify::new());
         let roots = FileRoots::new(
@@ -57,6 +70,7 @@ impl RunningApp {
         };
         let service = Service::new(
             repo.clone(),
+            notifications.clone(),
             hub.clone(),
             policy,
             work_available.clone(),
@@ -67,20 +81,16 @@ impl RunningApp {
         let workers = WorkerControl::new(settings.workers.paused);
         let mut worker_tasks = Vec::new();
         if settings.server.role.runs_workers() {
-            let deps = Arc::new(WorkerDeps {
+            let deps = WorkerDeps {
                 repo,
                 hub,
                 settings: settings.clone(),
-                roots,
+                storage: storage(&settings, roots).await?,
                 work_available,
-            });
-            let concurrency = settings.worker_concurrency();
-            tracing::info!(
-                concurrency,
-                encoder_threads = settings.encoder_threads(),
-                "starting workers"
-            );
-            worker_tasks = queue::spawn_workers(deps, concurrency, &workers, shutdown.clone());
+                notifications,
+                notifications_due: Arc::new(Notify::new()),
+            };
+            worker_tasks = start_background_work(deps, &workers, &shutdown)?;
         }
 
         let mut servers = Vec::new();
@@ -132,6 +142,57 @@ impl RunningApp {
             let _ = task.await;
         }
     }
+}
+
+async fn storage(settings: &Settings, roots: FileRoots) -> anyhow::Result<Storage> {
+    let allow = Allowlist::parse(&settings.egress.allow)
+        .map_err(|e| anyhow::anyhow!("egress.allow: {e}"))?;
+    Ok(Storage {
+        roots,
+        http: egress_client(settings, allow),
+        s3: S3Store::from_settings(&settings.s3).await,
+    })
+}
+
+fn egress_client(settings: &Settings, allow: Allowlist) -> EgressClient {
+    EgressClient::new(
+        allow,
+        Duration::from_secs(settings.egress.connect_timeout_seconds),
+        Duration::from_secs(settings.egress.read_timeout_seconds),
+    )
+}
+
+/// Job workers and the notification dispatcher.
+fn start_background_work(
+    deps: WorkerDeps,
+    control: &WorkerControl,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let settings = deps.settings.clone();
+    let mailer = match &settings.smtp.url {
+        Some(url) if !url.is_empty() => {
+            Some(Mailer::new(url, &settings.smtp.from).map_err(|e| anyhow::anyhow!(e))?)
+        }
+        _ => None,
+    };
+    let dispatcher = Arc::new(Dispatcher {
+        repo: deps.notifications.clone(),
+        http: deps.storage.http.clone(),
+        mailer,
+        schedule: RetrySchedule::new(&settings.webhooks.retry_schedule_seconds),
+        timeout: Duration::from_secs(settings.webhooks.timeout_seconds),
+        poll: Duration::from_millis(settings.webhooks.poll_interval_ms),
+        due: deps.notifications_due.clone(),
+    });
+    let concurrency = settings.worker_concurrency();
+    tracing::info!(
+        concurrency,
+        encoder_threads = settings.encoder_threads(),
+        "starting workers"
+    );
+    let mut tasks = queue::spawn_workers(Arc::new(deps), concurrency, control, shutdown.clone());
+    tasks.push(dispatcher.spawn(shutdown.clone()));
+    Ok(tasks)
 }
 
 async fn spawn_grpc(

@@ -36,6 +36,10 @@ pub struct Settings {
     pub workers: WorkerSettings,
     pub storage: StorageSettings,
     pub limits: Limits,
+    pub egress: EgressSettings,
+    pub s3: S3Settings,
+    pub smtp: SmtpSettings,
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,6 +76,70 @@ pub struct WorkerSettings {
 pub struct StorageSettings {
     /// Directories, besides the data dir, that `file://` origins and destinations may use.
     pub allowed_roots: Vec<PathBuf>,
+}
+
+/// Outbound HTTP on a user's behalf (origins, webhooks, postbacks).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EgressSettings {
+    /// Exceptions to the SSRF guard: host names, addresses or CIDRs. Accepts a list or
+    /// a comma-separated string (`TRANSCODER__EGRESS__ALLOW=127.0.0.1,media.internal`).
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub allow: Vec<String>,
+    pub connect_timeout_seconds: u64,
+    /// Longest wait for the next bytes of a response.
+    pub read_timeout_seconds: u64,
+}
+
+/// S3 and S3-compatible stores. Endpoint, region and credentials also come from the
+/// standard AWS variables and provider chain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct S3Settings {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub force_path_style: bool,
+    /// Static credentials; unset uses the AWS provider chain (env, profile, IMDS, ...).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Files above this size are uploaded in parts of this size.
+    pub part_size_bytes: u64,
+    pub upload_concurrency: usize,
+    /// Attempts per request, with backoff, on throttling and 5xx answers.
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SmtpSettings {
+    /// e.g. `smtp://127.0.0.1:2525` or `smtps://user:pass@mail.example.com`; unset skips email.
+    pub url: Option<String>,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookSettings {
+    /// Waits before each retry, in seconds; the default spans more than three days.
+    pub retry_schedule_seconds: Vec<f64>,
+    pub timeout_seconds: u64,
+    /// How often the delivery loop looks for due deliveries.
+    pub poll_interval_ms: u64,
+}
+
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::List(list) => list,
+        Raw::One(s) => s
+            .split(',')
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect(),
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -119,6 +187,34 @@ impl Default for Settings {
                 stall_timeout_seconds: 60,
                 probe_timeout_seconds: 30,
                 progress_interval_ms: 500,
+            },
+            egress: EgressSettings {
+                allow: Vec::new(),
+                connect_timeout_seconds: 10,
+                read_timeout_seconds: 30,
+            },
+            s3: S3Settings {
+                endpoint_url: None,
+                region: None,
+                force_path_style: false,
+                access_key_id: None,
+                secret_access_key: None,
+                part_size_bytes: 16 * 1024 * 1024,
+                upload_concurrency: 4,
+                max_attempts: 5,
+            },
+            smtp: SmtpSettings {
+                url: None,
+                from: "transcoder@localhost".into(),
+            },
+            webhooks: WebhookSettings {
+                // Immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, 1 d, 1 d, 1 d.
+                retry_schedule_seconds: vec![
+                    5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0, 86400.0, 86400.0,
+                    86400.0,
+                ],
+                timeout_seconds: 15,
+                poll_interval_ms: 1000,
             },
         }
     }

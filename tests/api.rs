@@ -12,8 +12,8 @@ async fn paused_app(backend: Backend) -> TestApp {
     spawn_app_with(
         backend,
         AppOptions {
-            workers: 1,
             paused: true,
+            ..AppOptions::default()
         },
     )
     .await

@@ -3,6 +3,7 @@
 pub mod event;
 pub mod job;
 pub mod media_info;
+pub mod notification;
 pub mod order;
 pub mod profile;
 

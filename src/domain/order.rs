@@ -333,16 +333,14 @@ fn check_location_allowed(
                 path.display()
             ),
         ),
-        Location::File { .. } => {}
-        Location::Http { .. } if is_origin => bad.add(
-            field,
-            "http(s) origins are not enabled on this server yet; use file://",
-        ),
-        Location::Http { .. } => bad.add(field, "destinations must be s3:// or file://"),
-        Location::S3 { .. } => bad.add(
-            field,
-            "s3 locations are not enabled on this server yet; use file://",
-        ),
+        Location::Http { .. } if !is_origin => {
+            bad.add(field, "destinations must be s3:// or file://")
+        }
+        Location::S3 { key, .. } if is_origin && (key.is_empty() || key.ends_with('/')) => {
+            bad.add(field, "must name an object: s3://bucket/key")
+        }
+        // Remote hosts are checked by the egress guard when they are resolved.
+        Location::File { .. } | Location::Http { .. } | Location::S3 { .. } => {}
     }
 }
 

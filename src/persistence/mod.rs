@@ -4,6 +4,7 @@
 mod convert;
 pub mod entities;
 pub mod migrations;
+mod notifications;
 mod sea;
 
 use crate::domain::{CompanyId, EventKind, Job, JobEvent, JobId, JobState};
@@ -14,6 +15,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
+pub use notifications::{NotificationRepository, SeaNotificationRepository};
 pub use sea::SeaJobRepository;
 
 /// The outcome of inserting a job that may carry an idempotency key.

@@ -7,7 +7,8 @@ use crate::error::{Error, ErrorCode};
 use crate::media::plan::plan_renditions;
 use crate::media::runner::{ProgressSample, RunLimits};
 use crate::media::{pipeline, probe, runner};
-use crate::storage::{WorkDir, destination, origin};
+use crate::notify;
+use crate::storage::{Transfer, WorkDir, destination, origin};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -75,9 +76,17 @@ async fn finish(
             output.state = OutputState::Failed;
         }
     }
+    // Stored before the terminal event, so a watcher that sees the end can also see
+    // the deliveries on the job; delivering them is the dispatcher's work, not ours.
+    let deliveries = notify::deliveries_for(job);
+    lease.deps.notifications.insert_all(&deliveries).await?;
     lease
         .record(job, EventKind::JobFinished { state, error }, true)
-        .await
+        .await?;
+    if !deliveries.is_empty() {
+        lease.deps.notifications_due.notify_one();
+    }
+    Ok(())
 }
 
 async fn requeue(lease: &Lease<'_>, job: &mut Job, error: Option<Error>) -> Result<(), Error> {
@@ -111,15 +120,28 @@ async fn run_phases(
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
     let settings = &lease.deps.settings;
+    let storage = &lease.deps.storage;
     job.started_at.get_or_insert_with(chrono::Utc::now);
     job.error = None;
 
     enter_phase(lease, job, Phase::Downloading).await?;
-    let source = origin::fetch(
-        &job.order.origin,
-        &job.order.origin_location,
-        &lease.deps.roots,
-        settings.limits.max_source_bytes,
+    let work = WorkDir::create(&settings.data_dir.join("work"), &job.id.to_string())
+        .map_err(|e| Error::internal(format!("creating the work dir: {e}")))?;
+    let (origin, location) = (job.order.origin.clone(), job.order.origin_location.clone());
+    let max_bytes = settings.limits.max_source_bytes;
+    let work_path = work.path().to_owned();
+    let source = tracked(
+        lease,
+        job,
+        Phase::Downloading,
+        "",
+        (0.0, 1.0),
+        |transfer| async move {
+            origin::fetch(
+                storage, &origin, &location, &work_path, max_bytes, &transfer,
+            )
+            .await
+        },
     )
     .await?;
 
@@ -129,12 +151,13 @@ async fn run_phases(
     job.source = Some(info.clone());
 
     enter_phase(lease, job, Phase::Transcoding).await?;
-    let work = WorkDir::create(&settings.data_dir.join("work"), &job.id.to_string())
+    let outputs_dir = work.path().join("outputs");
+    std::fs::create_dir_all(&outputs_dir)
         .map_err(|e| Error::internal(format!("creating the work dir: {e}")))?;
     let renditions = plan_renditions(
         &job.order.outputs,
         &info,
-        work.path(),
+        &outputs_dir,
         settings.encoder_threads(),
     )?;
     for output in &mut job.outputs {
@@ -147,7 +170,53 @@ async fn run_phases(
     }
 
     enter_phase(lease, job, Phase::Uploading).await?;
-    deliver_outputs(lease, job, &renditions, results).await
+    deliver_outputs(lease, job, &renditions, results).await?;
+    if !job.order.notifications.is_empty() {
+        enter_phase(lease, job, Phase::Notifying).await?;
+    }
+    Ok(())
+}
+
+/// Runs a transfer while turning its progress into ticks over `span` of `phase`.
+async fn tracked<T, Fut>(
+    lease: &Lease<'_>,
+    job: &mut Job,
+    phase: Phase,
+    label: &str,
+    span: (f64, f64),
+    work: impl FnOnce(Transfer) -> Fut,
+) -> Result<T, Error>
+where
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let (transfer, mut reports) = Transfer::channel();
+    let running = work(transfer);
+    let report = async {
+        while reports.changed().await.is_ok() {
+            let (done, total) = *reports.borrow_and_update();
+            let Some(total) = total.filter(|t| *t > 0) else {
+                continue;
+            };
+            let fraction = span.0 + (span.1 - span.0) * (done as f64 / total as f64);
+            let percent = phase.overall_percent(fraction);
+            if percent >= job.progress_percent + 0.5 {
+                job.progress_percent = percent;
+                let tick = ProgressTick {
+                    phase,
+                    percent,
+                    output_label: label.to_owned(),
+                    fps: 0.0,
+                    speed: 0.0,
+                    eta_seconds: 0.0,
+                };
+                lease.record(job, EventKind::Progress(tick), false).await?;
+            }
+        }
+        Ok::<(), Error>(())
+    };
+    let (result, reported) = tokio::join!(running, report);
+    reported?;
+    result
 }
 
 async fn transcode(
@@ -210,37 +279,43 @@ fn progress_tick(sample: ProgressSample, duration: Duration) -> ProgressTick {
     }
 }
 
+/// Every output goes to every destination; an output is finished once all have it.
 async fn deliver_outputs(
     lease: &Lease<'_>,
     job: &mut Job,
     renditions: &[crate::media::plan::Rendition],
     results: Vec<MediaInfo>,
 ) -> Result<(), Error> {
-    let total = renditions.len().max(1) as f64;
     let destinations = job.order.destinations.clone();
+    let steps = (renditions.len() * destinations.len()).max(1) as f64;
+    let mut step = 0.0;
     for (i, (rendition, media)) in renditions.iter().zip(results).enumerate() {
         let filename = job.order.outputs[i].filename.clone();
         let mut urls = Vec::new();
         for dest in &destinations {
-            urls.push(
-                destination::deliver(&rendition.path, &filename, dest, &lease.deps.roots).await?,
-            );
+            let span = (step / steps, (step + 1.0) / steps);
+            let storage = &lease.deps.storage;
+            let path = &rendition.path;
+            let filename = &filename;
+            let url = tracked(
+                lease,
+                job,
+                Phase::Uploading,
+                &rendition.label,
+                span,
+                |transfer| async move {
+                    destination::deliver(storage, path, filename, dest, &transfer).await
+                },
+            )
+            .await?;
+            urls.push(url);
+            step += 1.0;
         }
         let output = &mut job.outputs[i];
         output.urls = urls;
         output.media = Some(media);
         output.state = OutputState::Succeeded;
         let finished = output.clone();
-        job.progress_percent = Phase::Uploading.overall_percent((i + 1) as f64 / total);
-        let tick = ProgressTick {
-            phase: Phase::Uploading,
-            percent: job.progress_percent,
-            output_label: rendition.label.clone(),
-            fps: 0.0,
-            speed: 0.0,
-            eta_seconds: 0.0,
-        };
-        lease.record(job, EventKind::Progress(tick), false).await?;
         lease
             .record(job, EventKind::OutputFinished(finished), false)
             .await?;

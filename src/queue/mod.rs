@@ -6,8 +6,8 @@ mod lease;
 
 use crate::config::Settings;
 use crate::events::EventHub;
-use crate::persistence::JobRepository;
-use crate::storage::FileRoots;
+use crate::persistence::{JobRepository, NotificationRepository};
+use crate::storage::Storage;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
@@ -19,8 +19,11 @@ pub struct WorkerDeps {
     pub repo: Arc<dyn JobRepository>,
     pub hub: Arc<EventHub>,
     pub settings: Arc<Settings>,
-    pub roots: FileRoots,
+    pub storage: Storage,
     pub work_available: Arc<Notify>,
+    pub notifications: Arc<dyn NotificationRepository>,
+    /// Wakes the notification dispatcher.
+    pub notifications_due: Arc<Notify>,
 }
 
 /// Pauses and resumes claiming. Running jobs are not affected.

@@ -3,12 +3,13 @@
 
 mod watch;
 
+use crate::domain::notification::Notification;
 use crate::domain::order::{Destination, Location, OrderPolicy};
 use crate::domain::profile;
 use crate::domain::{CompanyId, EventKind, Job, JobId, JobState, OrderRequest, Profile, ProfileId};
 use crate::error::{Error, Result};
 use crate::events::EventHub;
-use crate::persistence::{Inserted, JobRepository};
+use crate::persistence::{Inserted, JobRepository, NotificationRepository};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -25,6 +26,7 @@ pub struct Service {
 
 struct Inner {
     repo: Arc<dyn JobRepository>,
+    notifications: Arc<dyn NotificationRepository>,
     hub: Arc<EventHub>,
     policy: OrderPolicy,
     /// Wakes an idle worker in this process when a job is queued.
@@ -37,6 +39,7 @@ struct Inner {
 impl Service {
     pub fn new(
         repo: Arc<dyn JobRepository>,
+        notifications: Arc<dyn NotificationRepository>,
         hub: Arc<EventHub>,
         policy: OrderPolicy,
         work_available: Arc<Notify>,
@@ -45,6 +48,7 @@ impl Service {
         Self {
             inner: Arc::new(Inner {
                 repo,
+                notifications,
                 hub,
                 policy,
                 work_available,
@@ -155,6 +159,23 @@ impl Service {
             None
         };
         Ok((jobs, next))
+    }
+
+    /// The job's notification deliveries, with every attempt.
+    pub async fn job_notifications(&self, job: &Job) -> Result<Vec<Notification>> {
+        self.inner.notifications.for_job(job.id).await
+    }
+
+    /// Makes a new webhook signing secret for the company and returns it. This is the
+    /// only time it is shown; the previous secret stops working at once.
+    pub async fn rotate_webhook_secret(&self, company_id: &str) -> Result<String> {
+        let company = CompanyId::parse(company_id)?;
+        let secret = crate::notify::webhook::new_secret();
+        self.inner
+            .notifications
+            .replace_webhook_secret(company.as_str(), &secret)
+            .await?;
+        Ok(secret)
     }
 
     pub fn list_profiles(&self, company_id: &str) -> Result<Vec<Profile>> {

@@ -1,9 +1,43 @@
 //! Where bytes come from and go to: origins, destinations, and per-job work dirs.
 
 pub mod destination;
+mod http_origin;
 pub mod origin;
+pub mod s3;
 
+use crate::egress::EgressClient;
+use s3::S3Store;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Everything origins and destinations need to reach bytes.
+#[derive(Clone)]
+pub struct Storage {
+    pub roots: FileRoots,
+    pub http: EgressClient,
+    pub s3: S3Store,
+}
+
+/// Bytes moved so far, and the total when known.
+pub type TransferState = (u64, Option<u64>);
+
+/// A progress reporter for a transfer; reports are coalesced, the latest wins.
+#[derive(Clone, Default)]
+pub struct Transfer(Option<Arc<watch::Sender<TransferState>>>);
+
+impl Transfer {
+    pub fn channel() -> (Self, watch::Receiver<TransferState>) {
+        let (tx, rx) = watch::channel((0, None));
+        (Self(Some(Arc::new(tx))), rx)
+    }
+
+    pub fn report(&self, done: u64, total: Option<u64>) {
+        if let Some(tx) = &self.0 {
+            tx.send_replace((done, total));
+        }
+    }
+}
 
 /// The directories `file://` origins and destinations may use, canonicalised once at
 /// start-up so that symlinks cannot lead outside them.

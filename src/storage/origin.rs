@@ -1,59 +1,74 @@
-//! Fetching the source to a local file the media engine can read.
+//! Fetching the source to a local file the media engine can read. The pipeline never
+//! opens URLs itself: remote sources are always downloaded first, so nothing inside a
+//! file (a playlist, a reference) can make it reach the network or other local files.
 
-use super::FileRoots;
+use super::{Storage, Transfer, http_origin};
 use crate::domain::order::Location;
 use crate::error::{Error, ErrorCode};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// Resolves the origin to a local path. `file://` sources are read in place.
+/// Resolves the origin to a local path: `file://` sources are read in place, remote ones
+/// are downloaded into `work_dir`.
 #[tracing::instrument(skip_all, fields(origin = %origin))]
 pub async fn fetch(
+    storage: &Storage,
     origin: &str,
     location: &Location,
-    roots: &FileRoots,
+    work_dir: &Path,
+    max_bytes: u64,
+    progress: &Transfer,
+) -> Result<PathBuf, Error> {
+    let downloaded = work_dir.join("source");
+    match location {
+        Location::File { path } => local(storage, origin, path, max_bytes).await,
+        Location::Http { .. } => {
+            http_origin::download(&storage.http, origin, &downloaded, max_bytes, progress).await?;
+            Ok(downloaded)
+        }
+        Location::S3 { bucket, key } => {
+            storage
+                .s3
+                .download(origin, bucket, key, &downloaded, max_bytes, progress)
+                .await?;
+            Ok(downloaded)
+        }
+    }
+}
+
+async fn local(
+    storage: &Storage,
+    origin: &str,
+    path: &Path,
     max_bytes: u64,
 ) -> Result<PathBuf, Error> {
-    match location {
-        Location::File { path } => {
-            let resolved = tokio::fs::canonicalize(path).await.map_err(|e| {
-                Error::new(
-                    ErrorCode::OriginUnavailable,
-                    format!("origin {origin} cannot be read: {e}"),
-                )
-                .retryable(false)
-            })?;
-            if !roots.contains_resolved(&resolved) {
-                return Err(Error::new(
-                    ErrorCode::PermissionDenied,
-                    format!("origin {origin} resolves outside the allowed directories"),
-                ));
-            }
-            let meta = tokio::fs::metadata(&resolved).await.map_err(|e| {
-                Error::new(
-                    ErrorCode::OriginUnavailable,
-                    format!("origin {origin}: {e}"),
-                )
-            })?;
-            if !meta.is_file() {
-                return Err(Error::new(
-                    ErrorCode::OriginUnavailable,
-                    format!("origin {origin} is not a regular file"),
-                )
-                .retryable(false));
-            }
-            if meta.len() > max_bytes {
-                return Err(Error::new(
-                    ErrorCode::LimitExceeded,
-                    format!(
-                        "origin {origin} is {} bytes; the limit is {max_bytes}",
-                        meta.len()
-                    ),
-                ));
-            }
-            Ok(resolved)
-        }
-        Location::Http { .. } | Location::S3 { .. } => Err(Error::unimplemented(format!(
-            "origin {origin}: only file:// origins are enabled on this server"
-        ))),
+    let resolved = tokio::fs::canonicalize(path).await.map_err(|e| {
+        Error::new(
+            ErrorCode::OriginUnavailable,
+            format!("origin {origin} cannot be read: {e}"),
+        )
+        .retryable(false)
+    })?;
+    if !storage.roots.contains_resolved(&resolved) {
+        return Err(Error::new(
+            ErrorCode::PermissionDenied,
+            format!("origin {origin} resolves outside the allowed directories"),
+        ));
     }
+    let meta = tokio::fs::metadata(&resolved).await.map_err(|e| {
+        Error::new(
+            ErrorCode::OriginUnavailable,
+            format!("origin {origin}: {e}"),
+        )
+    })?;
+    if !meta.is_file() {
+        return Err(Error::new(
+            ErrorCode::OriginUnavailable,
+            format!("origin {origin} is not a regular file"),
+        )
+        .retryable(false));
+    }
+    if meta.len() > max_bytes {
+        return Err(super::s3::too_large(origin, meta.len(), max_bytes));
+    }
+    Ok(resolved)
 }

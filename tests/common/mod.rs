@@ -14,6 +14,8 @@ use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
 
 pub use pb::job_event::Kind;
 
+pub mod peers;
+
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,
@@ -93,9 +95,13 @@ pub struct TestApp {
     pg: Option<PgDatabase>,
 }
 
+pub type Configure = Box<dyn FnOnce(&mut Settings) + Send>;
+
 pub struct AppOptions {
     pub workers: usize,
     pub paused: bool,
+    /// Last word on the settings (peers' addresses, limits, schedules).
+    pub configure: Option<Configure>,
 }
 
 impl Default for AppOptions {
@@ -103,6 +109,16 @@ impl Default for AppOptions {
         Self {
             workers: 1,
             paused: false,
+            configure: None,
+        }
+    }
+}
+
+impl AppOptions {
+    pub fn configured(configure: impl FnOnce(&mut Settings) + Send + 'static) -> Self {
+        Self {
+            configure: Some(Box::new(configure)),
+            ..Self::default()
         }
     }
 }
@@ -124,6 +140,9 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     settings.workers.paused = options.paused;
     settings.workers.poll_interval_ms = 200;
     settings.limits.progress_interval_ms = 100;
+    if let Some(configure) = options.configure {
+        configure(&mut settings);
+    }
     let pg = match backend {
         Backend::Sqlite => None,
         Backend::Postgres => {
@@ -168,6 +187,17 @@ impl TestApp {
             })
             .await
             .map(|r| r.into_inner())
+    }
+
+    /// Submits an order as-is, for origins that are not local files.
+    pub async fn submit_uri(&self, origin: &str, outputs: Vec<pb::OutputSpec>) -> pb::Job {
+        self.submit(pb::Order {
+            origin: origin.into(),
+            outputs,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
     }
 
     /// Every event of the job from `after`, until the terminal one.

@@ -1,6 +1,7 @@
 //! proto <-> domain conversions.
 
 use crate::domain::job::OutputResult;
+use crate::domain::notification::Notification as Delivery;
 use crate::domain::order::{
     DestinationRequest, Notification, NotificationRequest, OutputRequest, ProfileRef,
     ThumbnailRequest,
@@ -221,6 +222,25 @@ pub fn job(j: &Job) -> pb::Job {
         finished_at: j.finished_at.map(timestamp),
         updated_at: Some(timestamp(j.updated_at)),
         source: j.source.as_ref().map(media),
+        notifications: Vec::new(),
+    }
+}
+
+pub fn notification(n: &Delivery) -> pb::NotificationStatus {
+    pb::NotificationStatus {
+        kind: n.channel.kind().into(),
+        target: n.channel.target().into(),
+        state: n.state.as_str().into(),
+        attempts: n
+            .attempts
+            .iter()
+            .map(|a| pb::DeliveryAttempt {
+                time: Some(timestamp(a.time)),
+                status: a.status.unwrap_or(0) as u32,
+                error: a.error.clone().unwrap_or_default(),
+            })
+            .collect(),
+        next_attempt_at: n.next_attempt_at.map(timestamp),
     }
 }
 

@@ -60,7 +60,14 @@ impl TranscoderService for GrpcApi {
             .get_job(&r.company_id, &r.job_id)
             .await
             .map_err(status::to_status)?;
-        Ok(Response::new(convert::job(&job)))
+        let deliveries = self
+            .service
+            .job_notifications(&job)
+            .await
+            .map_err(status::to_status)?;
+        let mut reply = convert::job(&job);
+        reply.notifications = deliveries.iter().map(convert::notification).collect();
+        Ok(Response::new(reply))
     }
 
     async fn list_jobs(
@@ -148,6 +155,19 @@ impl TranscoderService for GrpcApi {
         _: Request<pb::DeleteProfileRequest>,
     ) -> Result<Response<pb::DeleteProfileResponse>, Status> {
         not_yet("DeleteProfile")
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        request: Request<pb::RotateWebhookSecretRequest>,
+    ) -> Result<Response<pb::RotateWebhookSecretResponse>, Status> {
+        let r = request.into_inner();
+        let secret = self
+            .service
+            .rotate_webhook_secret(&r.company_id)
+            .await
+            .map_err(status::to_status)?;
+        Ok(Response::new(pb::RotateWebhookSecretResponse { secret }))
     }
 
     async fn get_usage(

@@ -4,6 +4,8 @@ use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_create_jobs;
 mod m20261123_000002_create_job_events;
+mod m20261123_000003_create_notifications;
+mod m20261123_000004_create_company_secrets;
 
 pub struct Migrator;
 
@@ -13,6 +15,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_create_jobs::Migration),
             Box::new(m20261123_000002_create_job_events::Migration),
+            Box::new(m20261123_000003_create_notifications::Migration),
+            Box::new(m20261123_000004_create_company_secrets::Migration),
         ]
     }
 }

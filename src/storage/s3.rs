@@ -1,0 +1,284 @@
+//! S3 and S3-compatible object stores: streaming downloads, and uploads that switch to
+//! multipart above a part size, with bounded concurrency. Throttling and 5xx answers are
+//! retried with backoff by the SDK's standard retry strategy; a failed multipart upload
+//! is aborted so no partial object or orphaned parts remain.
+
+use super::Transfer;
+use crate::config::S3Settings;
+use crate::error::{Error, ErrorCode};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use futures::{StreamExt, TryStreamExt};
+use std::path::Path;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+#[derive(Clone)]
+pub struct S3Store {
+    client: Client,
+    part_size: u64,
+    concurrency: usize,
+}
+
+fn sdk_error(e: impl std::error::Error) -> String {
+    DisplayErrorContext(e).to_string()
+}
+
+impl S3Store {
+    /// Config first, then the standard AWS environment and provider chain.
+    pub async fn from_settings(settings: &S3Settings) -> Self {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(endpoint) = &settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let (Some(key), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
+            loader = loader.credentials_provider(Credentials::new(
+                key.clone(),
+                secret.clone(),
+                None,
+                None,
+                "transcoder-config",
+            ));
+        }
+        let shared = loader.load().await;
+        let mut config = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(settings.force_path_style)
+            // Non-AWS stores often reject the newer default checksums.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)));
+        if shared.region().is_none() {
+            config = config.region(Region::new("us-east-1"));
+        }
+        Self {
+            client: Client::from_conf(config.build()),
+            part_size: settings.part_size_bytes.max(5 * 1024 * 1024),
+            concurrency: settings.upload_concurrency.max(1),
+        }
+    }
+
+    /// Streams `s3://bucket/key` into `dest`, refusing objects above `max_bytes`.
+    pub async fn download(
+        &self,
+        origin: &str,
+        bucket: &str,
+        key: &str,
+        dest: &Path,
+        max_bytes: u64,
+        progress: &Transfer,
+    ) -> Result<(), Error> {
+        let unavailable = |msg: String, retryable: bool| {
+            Error::new(
+                ErrorCode::OriginUnavailable,
+                format!("origin {origin}: {msg}"),
+            )
+            .retryable(retryable)
+        };
+        let response = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                let missing = e.as_service_error().is_some_and(|se| se.is_no_such_key());
+                if missing {
+                    unavailable("no such object".into(), false)
+                } else {
+                    unavailable(sdk_error(e), true)
+                }
+            })?;
+        let total = response.content_length().map(|n| n.max(0) as u64);
+        if let Some(total) = total.filter(|t| *t > max_bytes) {
+            return Err(too_large(origin, total, max_bytes));
+        }
+        let mut body = response.body;
+        let mut file = tokio::fs::File::create(dest)
+            .await
+            .map_err(|e| Error::internal(format!("creating {}: {e}", dest.display())))?;
+        let mut written = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| unavailable(sdk_error(e), true))?;
+            written += chunk.len() as u64;
+            if written > max_bytes {
+                return Err(too_large(origin, written, max_bytes));
+            }
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| Error::internal(format!("writing the source: {e}")))?;
+            progress.report(written, total);
+        }
+        file.flush()
+            .await
+            .map_err(|e| Error::internal(format!("writing the source: {e}")))?;
+        Ok(())
+    }
+
+    /// Uploads `file` to `bucket`/`key` (the key is deterministic, so a retried job
+    /// overwrites). Returns the object's `s3://` URL.
+    pub async fn upload(
+        &self,
+        file: &Path,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        progress: &Transfer,
+    ) -> Result<String, String> {
+        let size = tokio::fs::metadata(file)
+            .await
+            .map_err(|e| format!("reading {}: {e}", file.display()))?
+            .len();
+        if size <= self.part_size {
+            let body = ByteStream::from_path(file).await.map_err(sdk_error)?;
+            self.client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type(content_type)
+                .body(body)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            progress.report(size, Some(size));
+        } else {
+            self.upload_multipart(file, size, bucket, key, content_type, progress)
+                .await?;
+        }
+        Ok(format!("s3://{bucket}/{key}"))
+    }
+
+    async fn upload_multipart(
+        &self,
+        file: &Path,
+        size: u64,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+        progress: &Transfer,
+    ) -> Result<(), String> {
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let upload_id = created
+            .upload_id()
+            .ok_or("the store returned no upload id")?
+            .to_owned();
+        match self
+            .upload_parts(file, size, bucket, key, &upload_id, progress)
+            .await
+        {
+            Ok(parts) => {
+                self.client
+                    .complete_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(
+                        CompletedMultipartUpload::builder()
+                            .set_parts(Some(parts))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                Ok(())
+            }
+            Err(e) => {
+                // Leave nothing behind: no object was created, and the parts go too.
+                if let Err(abort) = self
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await
+                {
+                    tracing::warn!(error = %sdk_error(abort), "aborting a multipart upload failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn upload_parts(
+        &self,
+        file: &Path,
+        size: u64,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        progress: &Transfer,
+    ) -> Result<Vec<CompletedPart>, String> {
+        let count = size.div_ceil(self.part_size);
+        let sent = std::sync::atomic::AtomicU64::new(0);
+        let mut parts: Vec<CompletedPart> = futures::stream::iter(0..count)
+            .map(|index| {
+                let sent = &sent;
+                async move {
+                    let offset = index * self.part_size;
+                    let len = self.part_size.min(size - offset);
+                    let bytes = read_part(file, offset, len).await?;
+                    let number = index as i32 + 1;
+                    let answer = self
+                        .client
+                        .upload_part()
+                        .bucket(bucket)
+                        .key(key)
+                        .upload_id(upload_id)
+                        .part_number(number)
+                        .body(ByteStream::from(bytes))
+                        .send()
+                        .await
+                        .map_err(|e| format!("part {number}: {}", sdk_error(e)))?;
+                    let done = sent.fetch_add(len, std::sync::atomic::Ordering::Relaxed) + len;
+                    progress.report(done, Some(size));
+                    Ok::<_, String>(
+                        CompletedPart::builder()
+                            .part_number(number)
+                            .set_e_tag(answer.e_tag().map(str::to_owned))
+                            .build(),
+                    )
+                }
+            })
+            .buffer_unordered(self.concurrency)
+            .try_collect()
+            .await?;
+        parts.sort_by_key(|p| p.part_number());
+        Ok(parts)
+    }
+}
+
+async fn read_part(file: &Path, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+    let mut f = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| format!("opening {}: {e}", file.display()))?;
+    f.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = vec![0u8; len as usize];
+    f.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
+    Ok(buf)
+}
+
+pub fn too_large(origin: &str, size: u64, max: u64) -> Error {
+    Error::new(
+        ErrorCode::LimitExceeded,
+        format!("origin {origin} is larger than the limit of {max} bytes ({size} bytes or more)"),
+    )
+}
