@@ -272,3 +272,29 @@ pub fn available_cores() -> usize {
         .map(|n| n.get())
         .unwrap_or(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn egress_allow_takes_a_comma_separated_string_or_a_list() {
+        let from_env: EgressSettings = serde_json::from_value(serde_json::json!({
+            "allow": "127.0.0.1, media.internal,10.0.0.0/8",
+            "connect_timeout_seconds": 1,
+            "read_timeout_seconds": 1,
+        }))
+        .unwrap();
+        assert_eq!(
+            from_env.allow,
+            ["127.0.0.1", "media.internal", "10.0.0.0/8"]
+        );
+        let from_toml: EgressSettings = serde_json::from_value(serde_json::json!({
+            "allow": ["a", "b"],
+            "connect_timeout_seconds": 1,
+            "read_timeout_seconds": 1,
+        }))
+        .unwrap();
+        assert_eq!(from_toml.allow, ["a", "b"]);
+    }
+}

@@ -180,3 +180,47 @@ async fn email_without_smtp_is_skipped_not_failed() {
     assert!(status.attempts[0].error.contains("SMTP"));
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_retries_survive_a_restart() {
+    let receiver = WebhookPeer::start(vec![503, 200]).await;
+    let mut app = spawn_app_with(
+        Backend::Sqlite,
+        AppOptions::configured(|s| {
+            s.egress.allow = vec!["127.0.0.1".into()];
+            // Long enough that the retry cannot happen before the restart below.
+            s.webhooks.retry_schedule_seconds = vec![3.0];
+            s.webhooks.poll_interval_ms = 50;
+        }),
+    )
+    .await;
+    let job = app
+        .submit(with_notification(pb::notification::Target::WebhookUrl(
+            receiver.url(),
+        )))
+        .await
+        .unwrap();
+    app.finish(&job.id).await;
+    receiver.delivered.notified().await;
+    // The first answer is in; wait for the attempt to be recorded, then restart.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.get(&job.id).await.notifications[0].attempts.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.restart().await;
+    let restarted_at = std::time::SystemTime::now();
+
+    let status = settled_notification(&app, &job.id).await;
+    assert_eq!(status.state, "DELIVERED");
+    let codes: Vec<u32> = status.attempts.iter().map(|a| a.status).collect();
+    assert_eq!(codes, vec![503, 200]);
+    let second = status.attempts[1].time.unwrap();
+    let second = std::time::UNIX_EPOCH
+        + std::time::Duration::new(second.seconds as u64, second.nanos as u32);
+    assert!(
+        second > restarted_at,
+        "the retry was made by the restarted process"
+    );
+    app.shutdown().await;
+}

@@ -6,7 +6,7 @@ mod address;
 mod client;
 
 pub use address::refusal_reason;
-pub use client::{EgressClient, EgressError};
+pub use client::{EgressClient, EgressError, Refused, vet_url};
 
 use ipnet::IpNet;
 use std::net::IpAddr;
@@ -57,5 +57,43 @@ impl Allowlist {
     pub fn admits_literal(&self, ip: IpAddr) -> bool {
         let ip = address::canonical(ip);
         self.nets.iter().any(|net| net.contains(&ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use url::Url;
+
+    fn vet(allow: &Allowlist, raw: &str) -> bool {
+        client::vet_url(allow, &Url::parse(raw).unwrap()).is_ok()
+    }
+
+    #[test]
+    fn literal_hosts_are_vetted_before_connecting() {
+        let allow = Allowlist::parse(&["127.0.0.1", "10.1.0.0/16", "media.internal"]).unwrap();
+        assert!(vet(&allow, "http://127.0.0.1:8080/a.mp4"));
+        assert!(vet(&allow, "http://10.1.2.3/a.mp4"));
+        assert!(vet(&allow, "https://8.8.8.8/a.mp4"));
+        assert!(!vet(&allow, "http://127.0.0.2/a.mp4"));
+        assert!(!vet(&allow, "http://10.2.0.1/a.mp4"));
+        assert!(!vet(&allow, "http://[::1]/a.mp4"));
+        assert!(!vet(&allow, "http://[::ffff:127.0.0.3]/a.mp4"));
+        assert!(!vet(&allow, "http://169.254.169.254/latest/meta-data/"));
+        assert!(!vet(&allow, "ftp://8.8.8.8/a.mp4"));
+        // Names are vetted when resolved.
+        assert!(vet(&allow, "http://localhost/a.mp4"));
+    }
+
+    #[test]
+    fn host_entries_admit_names_and_cidr_entries_admit_literals() {
+        let allow = Allowlist::parse(&["Media.Internal", "127.0.0.0/8", "[::1]"]).unwrap();
+        assert!(allow.admits_host("media.internal"));
+        assert!(allow.admits_host("media.internal."));
+        assert!(!allow.admits_host("localhost"));
+        assert!(allow.admits_literal("127.9.9.9".parse().unwrap()));
+        assert!(allow.admits_literal("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(allow.admits_literal("::1".parse().unwrap()));
+        assert!(Allowlist::parse(&["not a host!"]).is_err());
     }
 }

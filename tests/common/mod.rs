@@ -92,6 +92,7 @@ pub struct TestApp {
     pub client: TranscoderServiceClient<Channel>,
     pub data_dir: TempDir,
     pub backend: Backend,
+    settings: Settings,
     pg: Option<PgDatabase>,
 }
 
@@ -151,18 +152,24 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
             Some(db)
         }
     };
-    let app = RunningApp::start(settings).await.expect("app starts");
-    let grpc = app.grpc_addr.unwrap();
-    let client = TranscoderServiceClient::connect(format!("http://{grpc}"))
-        .await
-        .expect("gRPC connects");
+    let (app, client) = start(settings.clone()).await;
     TestApp {
         app: Some(app),
         client,
         data_dir,
         backend,
+        settings,
         pg,
     }
+}
+
+async fn start(settings: Settings) -> (RunningApp, TranscoderServiceClient<Channel>) {
+    let app = RunningApp::start(settings).await.expect("app starts");
+    let grpc = app.grpc_addr.unwrap();
+    let client = TranscoderServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .expect("gRPC connects");
+    (app, client)
 }
 
 impl TestApp {
@@ -171,6 +178,17 @@ impl TestApp {
             app.shutdown().await;
         }
         drop(self.pg.take());
+    }
+
+    /// Stops the app and starts a new one on the same data dir and database, as a
+    /// process restart would.
+    pub async fn restart(&mut self) {
+        if let Some(app) = self.app.take() {
+            app.shutdown().await;
+        }
+        let (app, client) = start(self.settings.clone()).await;
+        self.app = Some(app);
+        self.client = client;
     }
 
     pub fn app(&self) -> &RunningApp {
