@@ -42,23 +42,29 @@ fn with_notification(target: pb::notification::Target) -> pb::Order {
     o
 }
 
-/// Polls the job until its notification leaves PENDING; deliveries happen after the job
-/// ends, so there is no event to wait on.
-async fn settled_notification(app: &TestApp, job_id: &str) -> pb::NotificationStatus {
+/// Polls the job until its first notification satisfies `done`. Deliveries happen after
+/// the job ends, so there is no event to wait on.
+async fn notification_when(
+    app: &TestApp,
+    job_id: &str,
+    done: impl Fn(&pb::NotificationStatus) -> bool,
+) -> pb::NotificationStatus {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let job = app.get(job_id).await;
-        if let Some(n) = job.notifications.first()
-            && n.state != "PENDING"
-        {
+        if let Some(n) = job.notifications.first().filter(|n| done(n)) {
             return n.clone();
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "notification never settled: {job:?}"
+            "notification never got there: {job:?}"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+async fn settled_notification(app: &TestApp, job_id: &str) -> pb::NotificationStatus {
+    notification_when(app, job_id, |n| n.state != "PENDING").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,13 +207,8 @@ async fn pending_retries_survive_a_restart() {
         .await
         .unwrap();
     app.finish(&job.id).await;
-    receiver.delivered.notified().await;
-    // The first answer is in; wait for the attempt to be recorded, then restart.
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.get(&job.id).await.notifications[0].attempts.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // Once the first attempt is recorded, restart.
+    notification_when(&app, &job.id, |n| !n.attempts.is_empty()).await;
     app.restart().await;
     let restarted_at = std::time::SystemTime::now();
 

@@ -1,11 +1,10 @@
 //! http(s) origins, streamed to disk through the egress guard, never held in memory.
 
 use super::Transfer;
-use super::s3::too_large;
+use super::source_file::SourceFile;
 use crate::egress::{EgressClient, EgressError};
 use crate::error::{Error, ErrorCode};
 use std::path::Path;
-use tokio::io::AsyncWriteExt;
 
 fn unavailable(origin: &str, message: impl std::fmt::Display, retryable: bool) -> Error {
     Error::new(
@@ -50,38 +49,13 @@ pub async fn download(
         let retryable = status.as_u16() == 429 || status.is_server_error();
         return Err(unavailable(origin, format!("answered {status}"), retryable));
     }
-    let declared = response.content_length();
-    if let Some(size) = declared.filter(|n| *n > max_bytes) {
-        return Err(too_large(origin, size, max_bytes));
-    }
-    let mut file = tokio::fs::File::create(dest)
-        .await
-        .map_err(|e| Error::internal(format!("creating {}: {e}", dest.display())))?;
-    let mut written = 0u64;
+    let mut file =
+        SourceFile::create(dest, origin, max_bytes, response.content_length(), progress).await?;
     loop {
-        let chunk = match response.chunk().await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
+        match response.chunk().await {
+            Ok(Some(chunk)) => file.write(&chunk).await?,
+            Ok(None) => return file.finish().await,
             Err(e) => return Err(request_error(origin, EgressError::from_reqwest(e))),
-        };
-        written += chunk.len() as u64;
-        if written > max_bytes {
-            return Err(too_large(origin, written, max_bytes));
         }
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| Error::internal(format!("writing the source: {e}")))?;
-        progress.report(written, declared);
     }
-    if let Some(size) = declared.filter(|n| *n != written) {
-        return Err(unavailable(
-            origin,
-            format!("sent {written} bytes but declared {size}"),
-            true,
-        ));
-    }
-    file.flush()
-        .await
-        .map_err(|e| Error::internal(format!("writing the source: {e}")))?;
-    Ok(())
 }

@@ -4,6 +4,7 @@ pub mod destination;
 mod http_origin;
 pub mod origin;
 pub mod s3;
+mod source_file;
 
 use crate::egress::EgressClient;
 use s3::S3Store;

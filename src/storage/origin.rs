@@ -68,7 +68,7 @@ async fn local(
         .retryable(false));
     }
     if meta.len() > max_bytes {
-        return Err(super::s3::too_large(origin, meta.len(), max_bytes));
+        return Err(super::source_file::too_large(origin, meta.len(), max_bytes));
     }
     Ok(resolved)
 }

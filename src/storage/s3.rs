@@ -4,6 +4,7 @@
 //! is aborted so no partial object or orphaned parts remain.
 
 use super::Transfer;
+use super::source_file::SourceFile;
 use crate::config::S3Settings;
 use crate::error::{Error, ErrorCode};
 use aws_sdk_s3::Client;
@@ -16,7 +17,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use futures::{StreamExt, TryStreamExt};
 use std::path::Path;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 #[derive(Clone)]
 pub struct S3Store {
@@ -97,30 +98,14 @@ impl S3Store {
                     unavailable(sdk_error(e), true)
                 }
             })?;
-        let total = response.content_length().map(|n| n.max(0) as u64);
-        if let Some(total) = total.filter(|t| *t > max_bytes) {
-            return Err(too_large(origin, total, max_bytes));
-        }
+        let declared = response.content_length().map(|n| n.max(0) as u64);
+        let mut file = SourceFile::create(dest, origin, max_bytes, declared, progress).await?;
         let mut body = response.body;
-        let mut file = tokio::fs::File::create(dest)
-            .await
-            .map_err(|e| Error::internal(format!("creating {}: {e}", dest.display())))?;
-        let mut written = 0u64;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| unavailable(sdk_error(e), true))?;
-            written += chunk.len() as u64;
-            if written > max_bytes {
-                return Err(too_large(origin, written, max_bytes));
-            }
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| Error::internal(format!("writing the source: {e}")))?;
-            progress.report(written, total);
+            file.write(&chunk.map_err(|e| unavailable(sdk_error(e), true))?)
+                .await?;
         }
-        file.flush()
-            .await
-            .map_err(|e| Error::internal(format!("writing the source: {e}")))?;
-        Ok(())
+        file.finish().await
     }
 
     /// Uploads `file` to `bucket`/`key` (the key is deterministic, so a retried job
@@ -274,11 +259,4 @@ async fn read_part(file: &Path, offset: u64, len: u64) -> Result<Vec<u8>, String
     let mut buf = vec![0u8; len as usize];
     f.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
     Ok(buf)
-}
-
-pub fn too_large(origin: &str, size: u64, max: u64) -> Error {
-    Error::new(
-        ErrorCode::LimitExceeded,
-        format!("origin {origin} is larger than the limit of {max} bytes ({size} bytes or more)"),
-    )
 }

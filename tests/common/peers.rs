@@ -269,7 +269,6 @@ pub struct WebhookPeer {
     pub received: Arc<Mutex<Vec<Received>>>,
     answers: Arc<Vec<u16>>,
     count: Arc<AtomicUsize>,
-    pub delivered: Arc<tokio::sync::Notify>,
 }
 
 impl WebhookPeer {
@@ -280,7 +279,6 @@ impl WebhookPeer {
             received: Arc::default(),
             answers: Arc::new(answers),
             count: Arc::default(),
-            delivered: Arc::default(),
         };
         let app = Router::new()
             .route("/hook", post(receive))
@@ -302,7 +300,6 @@ async fn receive(State(peer): State<WebhookPeer>, headers: HeaderMap, body: Stri
         body,
         answered,
     });
-    peer.delivered.notify_one();
     StatusCode::from_u16(answered).unwrap()
 }
 
@@ -339,7 +336,6 @@ pub fn verify_signature(secret: &str, received: &Received) -> bool {
 pub struct SmtpSink {
     pub messages: Arc<Mutex<Vec<String>>>,
     current: Arc<Mutex<Vec<u8>>>,
-    pub arrived: Arc<tokio::sync::Notify>,
 }
 
 impl mailin_embedded::Handler for SmtpSink {
@@ -352,7 +348,6 @@ impl mailin_embedded::Handler for SmtpSink {
         let message = String::from_utf8_lossy(&std::mem::take(&mut *self.current.lock().unwrap()))
             .into_owned();
         self.messages.lock().unwrap().push(message);
-        self.arrived.notify_one();
         mailin_embedded::response::OK
     }
 }
