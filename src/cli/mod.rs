@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod bench;
 mod demo;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,8 @@ enum Command {
     Serve(ServeArgs),
     /// Start the service on its defaults, transcode a generated clip, show progress.
     Demo(demo::DemoArgs),
+    /// Measure throughput, latency and fan-out against the targets; write docs/benchmarks.md.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -48,7 +51,7 @@ struct ServeArgs {
 impl Cli {
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
-            Command::Demo(_) => "warn",
+            Command::Demo(_) | Command::Bench(_) => "warn",
             Command::Serve(_) => "info",
         }
     }
@@ -58,6 +61,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 
