@@ -51,6 +51,16 @@ pub fn describe() -> String {
         format!("GStreamer: {}", gstreamer::version_string()),
         format!("ffmpeg: {}", command_first_line("ffmpeg", &["-version"])),
         format!("transcoder build: {profile}"),
+        // Other work on the machine skews wall times (not CPU times): say how busy it was.
+        format!(
+            "Load average when the report was written (1, 5, 15 min): {}",
+            std::fs::read_to_string("/proc/loadavg")
+                .unwrap_or_default()
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         format!("Date: {}", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")),
     ]
     .iter()
