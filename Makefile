@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/transcoder-target
 
-.PHONY: deps demo test lint fmt serve postgres
+.PHONY: deps demo test lint fmt serve postgres bench bench-quick
 
 deps:
 	./scripts/install-system-deps.sh
@@ -22,6 +22,18 @@ postgres:
 test: deps postgres lint
 	$(CARGO) build --tests
 	$(CARGO) test --no-fail-fast -- --test-threads=2
+	$(MAKE) bench-quick
+
+# Measures media throughput (vs ffmpeg and gst-launch), concurrency, the control plane,
+# WatchJob fan-out and enqueue-to-start latency; prints each figure beside its target
+# and writes docs/benchmarks.md. Long: a 60 s 1080p source is transcoded many times.
+bench: deps postgres
+	$(CARGO) run --release --bin transcoder -- bench $(BENCH_ARGS)
+
+# The same harness on tiny inputs, in seconds (part of `make test`, so it never rots).
+# Its figures mean nothing; the report goes to /tmp/transcoder-bench/benchmarks-quick.md.
+bench-quick: deps postgres
+	$(CARGO) run --bin transcoder -- bench --quick
 
 lint:
 	$(CARGO) fmt --all -- --check

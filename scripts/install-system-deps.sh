@@ -15,6 +15,7 @@ PACKAGES=(
   gstreamer1.0-plugins-ugly
   gstreamer1.0-libav
   postgresql-client
+  ffmpeg
 )
 PACKAGES+=("$@")
 

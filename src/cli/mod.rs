@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod bench;
 mod demo;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,8 @@ enum Command {
     Serve(ServeArgs),
     /// Start the service on its defaults, transcode a generated clip, show progress.
     Demo(demo::DemoArgs),
+    /// Measure throughput, latency and fan-out against the targets; write docs/benchmarks.md.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -49,6 +52,9 @@ impl Cli {
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
             Command::Demo(_) => "warn",
+            // 10,000 watchers connecting at once queue on the connection pool; sqlx
+            // warns about every slow acquire, which would bury the tables.
+            Command::Bench(_) => "warn,sqlx::pool=error",
             Command::Serve(_) => "info",
         }
     }
@@ -58,6 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 

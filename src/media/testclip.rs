@@ -14,6 +14,11 @@ pub struct ClipSpec {
     pub audio: bool,
     /// Put the index (moov) first; without it a truncated file has no index at all.
     pub faststart: bool,
+    /// `videotestsrc` properties choosing the picture, e.g. `pattern=ball` (easy to
+    /// compress) or `pattern=zone-plate kx2=20 ky2=20 kt=1` (hard, for benchmarks).
+    pub video_source_properties: String,
+    /// Bitrate of the generated H.264 stream; the service caps outputs at the source's.
+    pub video_bitrate_kbps: u32,
 }
 
 impl Default for ClipSpec {
@@ -25,6 +30,8 @@ impl Default for ClipSpec {
             fps: 30,
             audio: true,
             faststart: true,
+            video_source_properties: "pattern=ball".into(),
+            video_bitrate_kbps: 1500,
         }
     }
 }
@@ -37,14 +44,16 @@ pub fn generate_clip(path: &Path, spec: &ClipSpec) -> Result<(), MediaError> {
         .to_str()
         .ok_or_else(|| MediaError::System("clip path is not UTF-8".into()))?;
     let mut description = format!(
-        "videotestsrc num-buffers={frames} pattern=ball ! \
+        "videotestsrc num-buffers={frames} {props} ! \
          video/x-raw,format=I420,width={w},height={h},framerate={fps}/1 ! \
-         x264enc speed-preset=ultrafast key-int-max={fps} bitrate=1500 ! h264parse ! \
+         x264enc speed-preset=ultrafast key-int-max={fps} bitrate={kbps} ! h264parse ! \
          mp4mux name=mux faststart={fs} ! filesink location=\"{location}\"",
         w = spec.width,
         h = spec.height,
         fps = spec.fps,
         fs = spec.faststart,
+        props = spec.video_source_properties,
+        kbps = spec.video_bitrate_kbps,
     );
     if spec.audio {
         // 1600 samples per buffer at 48 kHz is 1/30 s: audio ends exactly with video.

@@ -1,0 +1,149 @@
+//! The service in this process (sections 3-5): the real app on port 0 with a fresh
+//! SQLite file or a fresh PostgreSQL database, and real gRPC clients.
+
+use anyhow::Context;
+use sea_orm::{ConnectionTrait, Database};
+use std::path::{Path, PathBuf};
+use tonic::transport::Channel;
+use transcoder::app::RunningApp;
+use transcoder::config::Settings;
+use transcoder::proto as pb;
+use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
+
+pub type Client = TranscoderServiceClient<Channel>;
+
+pub const COMPANY: &str = "bench";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("BENCH_PG_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub struct BenchApp {
+    pub app: RunningApp,
+    _data_dir: tempfile::TempDir,
+    pg_database: Option<String>,
+}
+
+pub struct AppOptions {
+    pub backend: Backend,
+    pub workers: usize,
+    pub paused: bool,
+    /// Where bench media lives: `file://` origins there are allowed.
+    pub media_dir: PathBuf,
+}
+
+impl BenchApp {
+    pub async fn start(options: AppOptions) -> anyhow::Result<Self> {
+        let data_dir = tempfile::tempdir()?;
+        let mut settings = Settings {
+            data_dir: data_dir.path().to_owned(),
+            ..Settings::default()
+        };
+        settings.server.grpc_addr = ([127, 0, 0, 1], 0).into();
+        settings.server.http_addr = ([127, 0, 0, 1], 0).into();
+        settings.storage.allowed_roots = vec![options.media_dir];
+        settings.workers.concurrency = options.workers;
+        settings.workers.paused = options.paused;
+        let mut pg_database = None;
+        match options.backend {
+            Backend::Sqlite => settings.database.url = None,
+            Backend::Postgres => {
+                let name = format!("transcoder_bench_{}", uuid::Uuid::now_v7().simple());
+                let admin = Database::connect(pg_admin_url())
+                    .await
+                    .context("PostgreSQL must answer on 127.0.0.1:5432 (make postgres)")?;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await?;
+                let base = pg_admin_url()
+                    .rsplit_once('/')
+                    .context("admin url")?
+                    .0
+                    .to_owned();
+                settings.database.url = Some(format!("{base}/{name}"));
+                pg_database = Some(name);
+            }
+        }
+        let app = RunningApp::start(settings).await?;
+        Ok(Self {
+            app,
+            _data_dir: data_dir,
+            pg_database,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!(
+            "http://{}",
+            self.app.grpc_addr.expect("the bench runs the API")
+        )
+    }
+
+    /// `count` separate HTTP/2 connections (each carries many concurrent calls).
+    pub async fn channels(&self, count: usize) -> anyhow::Result<Vec<Client>> {
+        let mut clients = Vec::with_capacity(count);
+        for _ in 0..count {
+            let channel = Channel::from_shared(self.url())?.connect().await?;
+            clients.push(TranscoderServiceClient::new(channel));
+        }
+        Ok(clients)
+    }
+
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.app.shutdown().await;
+        if let Some(name) = self.pg_database {
+            let admin = Database::connect(pg_admin_url()).await?;
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// An order for `source` with the given system presets, delivered to the default place.
+pub fn order(source: &Path, presets: &[&str]) -> pb::Order {
+    let origin = url::Url::from_file_path(source).expect("absolute path");
+    pb::Order {
+        origin: origin.to_string(),
+        outputs: presets
+            .iter()
+            .enumerate()
+            .map(|(i, preset)| pb::OutputSpec {
+                label: format!("out{i}"),
+                filename: format!("out{i}.mp4"),
+                profile: Some(pb::output_spec::Profile::Preset((*preset).into())),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+pub fn submit_request(order: pb::Order) -> pb::SubmitJobRequest {
+    pb::SubmitJobRequest {
+        company_id: COMPANY.into(),
+        order: Some(order),
+        idempotency_key: String::new(),
+    }
+}
+
+pub fn timestamp(ts: Option<&prost_types::Timestamp>) -> chrono::DateTime<chrono::Utc> {
+    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
+        .unwrap_or_default()
+}

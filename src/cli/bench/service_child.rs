@@ -1,0 +1,129 @@
+//! The service as a child process (`transcoder serve`), for sections 1 and 2: its CPU
+//! time and peak RSS (wait4) then compare directly with ffmpeg's and gst-launch's.
+
+use super::inproc::{self, COMPANY, Client};
+use super::measure::{process_cpu, wait_with_usage};
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use transcoder::proto as pb;
+use transcoder::proto::job_event::Kind;
+use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
+
+pub struct ServiceChild {
+    pid: i32,
+    log: PathBuf,
+    pub client: Client,
+}
+
+/// What the service process used over its whole life.
+pub struct Lifetime {
+    pub cpu: Duration,
+    pub peak_rss_kib: u64,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+impl ServiceChild {
+    /// Starts `transcoder serve` on SQLite in `data_dir` with `workers` concurrent jobs.
+    pub async fn start(data_dir: &Path, workers: usize) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let log = data_dir.join("serve.log");
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--grpc-addr", &addr, "--http-addr", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--workers", &workers.to_string()])
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .context("starting `transcoder serve`")?;
+        let pid = child.id() as i32;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match TranscoderServiceClient::connect(format!("http://{addr}")).await {
+                Ok(client) => return Ok(Self { pid, log, client }),
+                Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => anyhow::bail!("the service did not answer: {e}\n{}", log_tail(&log)),
+            }
+        }
+    }
+
+    pub fn cpu_so_far(&self) -> anyhow::Result<Duration> {
+        process_cpu(self.pid)
+    }
+
+    /// SIGTERM, then reap: the process's total CPU time and peak RSS.
+    pub fn stop(self) -> anyhow::Result<Lifetime> {
+        // SAFETY: signalling the child we started.
+        unsafe { libc::kill(self.pid, libc::SIGTERM) };
+        let (code, cpu, peak_rss_kib) = wait_with_usage(self.pid)?;
+        anyhow::ensure!(
+            code == 0,
+            "the service exited with {code}\n{}",
+            log_tail(&self.log)
+        );
+        Ok(Lifetime { cpu, peak_rss_kib })
+    }
+}
+
+/// Submits `order`, follows the job to its end, and returns it (it must succeed).
+pub async fn run_to_end(mut client: Client, order: pb::Order) -> anyhow::Result<pb::Job> {
+    let job = client
+        .submit_job(inproc::submit_request(order))
+        .await?
+        .into_inner();
+    let mut events = client
+        .watch_job(pb::WatchJobRequest {
+            company_id: COMPANY.into(),
+            job_id: job.id.clone(),
+            after_sequence: 0,
+        })
+        .await?
+        .into_inner();
+    while let Some(event) = events.message().await? {
+        if let Some(Kind::JobFinished(f)) = event.kind {
+            anyhow::ensure!(
+                f.state == pb::JobState::Succeeded as i32,
+                "job {} ended {:?}: {:?}",
+                job.id,
+                pb::JobState::try_from(f.state),
+                f.error
+            );
+        }
+    }
+    Ok(client
+        .get_job(pb::GetJobRequest {
+            company_id: COMPANY.into(),
+            job_id: job.id,
+        })
+        .await?
+        .into_inner())
+}
+
+/// Puts `source` inside the service's data dir (where `file://` origins are allowed).
+pub fn place_source(source: &Path, data_dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(data_dir)?;
+    let placed = data_dir.join(source.file_name().context("source has a name")?);
+    if std::fs::hard_link(source, &placed).is_err() {
+        std::fs::copy(source, &placed)?;
+    }
+    Ok(placed.canonicalize()?)
+}
