@@ -3,15 +3,23 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/transcoder-target
 
-.PHONY: deps demo test lint fmt serve postgres bench bench-quick
+.PHONY: deps build demo test lint fmt serve postgres bench bench-quick
 
 deps:
 	./scripts/install-system-deps.sh
 
-# The dev profile compiles dependencies with optimisations (see Cargo.toml) and shares
-# its build with `make test`; the media work itself runs in GStreamer's C code.
-demo: deps
-	$(CARGO) run --bin transcoder -- demo
+# The binary comes from the same `cargo build --tests` as `make test`'s: a plain
+# `cargo build`/`cargo run` resolves dependency features without the dev-dependencies,
+# so the two would rebuild half the dependency graph for each other every time. The dev
+# profile compiles dependencies with optimisations (see Cargo.toml); the media work
+# itself runs in GStreamer's C code.
+BIN := $(CARGO_TARGET_DIR)/debug/transcoder
+
+build:
+	$(CARGO) build --tests
+
+demo: deps build
+	$(BIN) demo
 
 serve: deps
 	$(CARGO) run --release --bin transcoder -- serve
@@ -19,10 +27,9 @@ serve: deps
 postgres:
 	./scripts/ensure-postgres.sh
 
-test: deps postgres lint
-	$(CARGO) build --tests
+test: deps postgres lint build
 	$(CARGO) test --no-fail-fast -- --test-threads=2
-	$(MAKE) bench-quick
+	$(BIN) bench --quick
 
 # Measures media throughput (vs ffmpeg and gst-launch), concurrency, the control plane,
 # WatchJob fan-out and enqueue-to-start latency; prints each figure beside its target
@@ -32,8 +39,8 @@ bench: deps postgres
 
 # The same harness on tiny inputs, in seconds (part of `make test`, so it never rots).
 # Its figures mean nothing; the report goes to /tmp/transcoder-bench/benchmarks-quick.md.
-bench-quick: deps postgres
-	$(CARGO) run --bin transcoder -- bench --quick
+bench-quick: deps postgres build
+	$(BIN) bench --quick
 
 lint:
 	$(CARGO) fmt --all -- --check

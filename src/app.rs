@@ -60,7 +60,10 @@ impl RunningApp {
         let repo: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(db.clone()));
         let notifications: Arc<dyn NotificationRepository> =
             Arc::new(SeaNotificationRepository::new(db));
-        let hub = Arc::new(EventHub::default());
+        let hub = EventHub::new(
+            repo.clone(),
+            Duration::from_millis(settings.workers.poll_interval_ms),
+        );
         let work_available = Arc::new(Notify::new());
         let roots = FileRoots::new(
             std::iter::once(settings.data_dir.clone())

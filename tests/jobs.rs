@@ -275,3 +275,33 @@ on_both_backends!(
     priority_ten_runs_before_earlier_priority_five,
     super::priority_jumps_the_queue
 );
+
+async fn api_and_workers_in_separate_processes(backend: Backend) {
+    use transcoder::config::Role;
+    let api = common::spawn_app_with(
+        backend,
+        common::AppOptions::configured(|s| s.server.role = Role::Api),
+    )
+    .await;
+    let worker = api.start_sibling(Role::Worker).await;
+    let job = api
+        .submit(order(
+            &clip_5s(),
+            vec![output("apart.mp4", "System preset: Generic 360p")],
+        ))
+        .await
+        .unwrap();
+    // The API process publishes none of the job's events itself: they reach its watcher
+    // through the hub's database poller, well before a watcher's own safety re-read.
+    let events = tokio::time::timeout(std::time::Duration::from_secs(12), api.watch(&job.id, 0))
+        .await
+        .expect("events written by the worker process reach the API's watcher");
+    assert_gapless_and_monotonic(&events);
+    assert_eq!(api.get(&job.id).await.state, pb::JobState::Succeeded as i32);
+    worker.shutdown().await;
+    api.shutdown().await;
+}
+on_both_backends!(
+    api_and_worker_roles_apart,
+    super::api_and_workers_in_separate_processes
+);

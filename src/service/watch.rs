@@ -13,6 +13,9 @@ pub type EventStream = ReceiverStream<Result<JobEvent>>;
 
 /// Events read from the database per query while catching up.
 const REPLAY_PAGE: u64 = 500;
+/// The hub polls the database for watched jobs; a watcher re-reads it itself only after
+/// a gap, a lag, or this long without a live event (a safety net, not the normal path).
+const SAFETY_REREAD: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl Service {
     pub async fn watch_job(
@@ -88,7 +91,7 @@ async fn pump(
                 break;
             };
             let received = tokio::select! {
-                received = tokio::time::timeout(inner.watch_poll, receiver.recv()) => received,
+                received = tokio::time::timeout(SAFETY_REREAD, receiver.recv()) => received,
                 _ = tx.closed() => return Ok(()),
             };
             match received {

@@ -191,6 +191,14 @@ impl TestApp {
         self.client = client;
     }
 
+    /// Starts another instance on the same data dir and database with `role`, as a
+    /// separate pod would run (an API-only app beside a worker-only one, say).
+    pub async fn start_sibling(&self, role: transcoder::config::Role) -> RunningApp {
+        let mut settings = self.settings.clone();
+        settings.server.role = role;
+        RunningApp::start(settings).await.expect("sibling starts")
+    }
+
     pub fn app(&self) -> &RunningApp {
         self.app.as_ref().unwrap()
     }
