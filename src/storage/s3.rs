@@ -37,9 +37,16 @@ impl S3Store {
         if let Some(endpoint) = &settings.endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
-        if let Some(region) = &settings.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
+        // Always name the region: left unset, aws-config asks the instance metadata
+        // service (169.254.169.254) for it at start-up, from every machine.
+        let region = settings
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        loader = loader.region(Region::new(region));
         if let (Some(key), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
             loader = loader.credentials_provider(Credentials::new(
                 key.clone(),
@@ -50,15 +57,12 @@ impl S3Store {
             ));
         }
         let shared = loader.load().await;
-        let mut config = aws_sdk_s3::config::Builder::from(&shared)
+        let config = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(settings.force_path_style)
             // Non-AWS stores often reject the newer default checksums.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
             .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)));
-        if shared.region().is_none() {
-            config = config.region(Region::new("us-east-1"));
-        }
         Self {
             client: Client::from_conf(config.build()),
             part_size: settings.part_size_bytes.max(5 * 1024 * 1024),
