@@ -75,6 +75,14 @@ async fn two_outputs_succeed(backend: Backend) {
         .collect();
     assert!(!ticks.is_empty(), "transcoding reported progress");
     assert!(ticks.iter().any(|p| p.fps > 0.0 && p.speed > 0.0));
+    // Ticks follow the media: some land mid-way, at a plausible speed.
+    assert!(
+        ticks
+            .iter()
+            .any(|p| p.percent > 10.0 && p.percent < 85.0 && p.eta_seconds > 0.0),
+        "{ticks:?}"
+    );
+    assert!(ticks.iter().all(|p| p.speed < 1000.0), "{ticks:?}");
     let output_events = first
         .iter()
         .filter(|e| matches!(e.kind, Some(Kind::OutputFinished(_))))

@@ -36,6 +36,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         seconds: args.seconds,
         width: 1280,
         height: 720,
+        // Moving detail, so the outputs have something to spend their bitrate on.
+        video_source_properties: "pattern=zone-plate kx2=20 ky2=20 kt=1".into(),
+        video_bitrate_kbps: 4000,
         ..ClipSpec::default()
     };
     println!(
@@ -91,6 +94,7 @@ async fn submit_and_watch(
         })
         .await?
         .into_inner();
+    let mut last_decile = 0;
     while let Some(event) = events.message().await? {
         match event.kind {
             Some(pb::job_event::Kind::StateChanged(s)) => {
@@ -101,6 +105,14 @@ async fn submit_and_watch(
             }
             Some(pb::job_event::Kind::Progress(p)) => {
                 bar.set_position(p.percent as u64);
+                // Without a terminal the bar is hidden: print a line every 10 %.
+                if bar.is_hidden() && p.percent as u64 / 10 > last_decile {
+                    last_decile = p.percent as u64 / 10;
+                    println!(
+                        "  {:>3.0}%  {:.0} fps, {:.1}x real time, ETA {:.0} s",
+                        p.percent, p.fps, p.speed, p.eta_seconds
+                    );
+                }
                 if p.speed > 0.0 {
                     bar.set_message(format!(
                         "transcoding: {:.0} fps, {:.1}x real time, ETA {:.0} s",

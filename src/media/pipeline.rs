@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// How far one output's encoder has got, updated from its streaming thread.
 #[derive(Debug, Default)]
 pub struct BranchProgress {
-    /// Highest presentation time encoded so far, in nanoseconds.
+    /// Highest presentation time fed to the encoder so far, in nanoseconds.
     pub position_ns: AtomicU64,
-    /// Frames (or audio buffers, for audio-only outputs) encoded so far.
+    /// Frames (or audio buffers, for audio-only outputs) fed to the encoder so far.
     pub units: AtomicU64,
 }
 
@@ -103,7 +103,9 @@ fn audio_branch(plan: &AudioPlan) -> Result<Vec<gst::Element>, MediaError> {
     ])
 }
 
-/// Counts encoded buffers and tracks the highest timestamp on `pad`.
+/// Counts buffers and tracks the highest timestamp on `pad`: an encoder's sink pad,
+/// whose raw frames carry source time. (Encoded buffers do not: x264enc shifts its output
+/// by 1000 hours to keep decoding timestamps positive.)
 fn watch_progress(pad: &gst::Pad, progress: Arc<BranchProgress>) {
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
         if let Some(pts) = info.buffer().and_then(|b| b.pts()) {
@@ -152,7 +154,7 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
             gst::Element::link_many(&chain).map_err(sys)?;
             tee.link(&chain[0]).map_err(sys)?;
             watch_progress(
-                &encoder.static_pad("src").expect("x264enc has a src pad"),
+                &encoder.static_pad("sink").expect("x264enc has a sink pad"),
                 counter.clone(),
             );
             watched = true;
@@ -166,7 +168,7 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
             tee.link(&chain[0]).map_err(sys)?;
             if !watched {
                 watch_progress(
-                    &encoder.static_pad("src").expect("encoder has a src pad"),
+                    &encoder.static_pad("sink").expect("encoder has a sink pad"),
                     counter.clone(),
                 );
             }
