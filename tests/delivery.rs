@@ -4,7 +4,7 @@
 mod common;
 
 use common::peers::{OriginPeer, S3Peer, scratch_file, use_s3};
-use common::{AppOptions, Backend, Kind, TestApp, clip_5s, media_dir, output, spawn_app_with};
+use common::{AppOptions, Backend, TestApp, clip_5s, media_dir, output, spawn_app_with};
 use transcoder::config::Settings;
 use transcoder::proto as pb;
 use transcoder::storage::Transfer;
@@ -46,10 +46,11 @@ async fn http_origin_is_downloaded_with_progress() {
         .submit_uri(&origin.url("/clip.mp4"), vec![output("out.mp4", PRESET)])
         .await;
     let events = app.watch(&job.id, 0).await;
-    let downloading = events.iter().any(|e| {
-        matches!(&e.kind, Some(Kind::Progress(p)) if p.phase == pb::JobPhase::Downloading as i32 && p.percent > 0.0)
-    });
-    assert!(downloading, "download progress was reported");
+    let downloading = common::progress_in(&events, pb::JobPhase::Downloading);
+    assert!(
+        downloading.iter().any(|p| p.percent > 0.0),
+        "download progress was reported"
+    );
     let done = app.get(&job.id).await;
     assert_eq!(
         done.state,
@@ -146,9 +147,7 @@ async fn s3_in_and_s3_plus_local_out() {
     };
     let job = app.submit(order).await.unwrap();
     let events = app.watch(&job.id, 0).await;
-    assert!(events.iter().any(
-        |e| matches!(&e.kind, Some(Kind::Progress(p)) if p.phase == pb::JobPhase::Uploading as i32)
-    ));
+    assert!(!common::progress_in(&events, pb::JobPhase::Uploading).is_empty());
     let done = app.get(&job.id).await;
     assert_eq!(
         done.state,

@@ -66,13 +66,7 @@ async fn two_outputs_succeed(backend: Backend) {
         "{finished:?}"
     );
 
-    let ticks: Vec<&pb::Progress> = first
-        .iter()
-        .filter_map(|e| match &e.kind {
-            Some(Kind::Progress(p)) if p.phase == pb::JobPhase::Transcoding as i32 => Some(p),
-            _ => None,
-        })
-        .collect();
+    let ticks = common::progress_in(&first, pb::JobPhase::Transcoding);
     assert!(!ticks.is_empty(), "transcoding reported progress");
     assert!(ticks.iter().any(|p| p.fps > 0.0 && p.speed > 0.0));
     // Ticks follow the media: some land mid-way, at a plausible speed.

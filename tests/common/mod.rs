@@ -348,6 +348,17 @@ pub fn truncated_mp4() -> PathBuf {
     })
 }
 
+/// The progress ticks of one phase, in order.
+pub fn progress_in(events: &[pb::JobEvent], phase: pb::JobPhase) -> Vec<pb::Progress> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Some(Kind::Progress(p)) if p.phase == phase as i32 => Some(p.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn file_uri(path: &Path) -> String {
     url::Url::from_file_path(path).unwrap().to_string()
 }

@@ -143,6 +143,23 @@ pub fn submit_request(order: pb::Order) -> pb::SubmitJobRequest {
     }
 }
 
+/// Submits `order` and opens its event stream from the first event.
+pub async fn submit_and_watch(
+    client: &mut Client,
+    order: pb::Order,
+) -> anyhow::Result<(pb::Job, tonic::Streaming<pb::JobEvent>)> {
+    let job = client.submit_job(submit_request(order)).await?.into_inner();
+    let events = client
+        .watch_job(pb::WatchJobRequest {
+            company_id: COMPANY.into(),
+            job_id: job.id.clone(),
+            after_sequence: 0,
+        })
+        .await?
+        .into_inner();
+    Ok((job, events))
+}
+
 pub fn timestamp(ts: Option<&prost_types::Timestamp>) -> chrono::DateTime<chrono::Utc> {
     ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos as u32))
         .unwrap_or_default()

@@ -86,18 +86,7 @@ impl ServiceChild {
 
 /// Submits `order`, follows the job to its end, and returns it (it must succeed).
 pub async fn run_to_end(mut client: Client, order: pb::Order) -> anyhow::Result<pb::Job> {
-    let job = client
-        .submit_job(inproc::submit_request(order))
-        .await?
-        .into_inner();
-    let mut events = client
-        .watch_job(pb::WatchJobRequest {
-            company_id: COMPANY.into(),
-            job_id: job.id.clone(),
-            after_sequence: 0,
-        })
-        .await?
-        .into_inner();
+    let (job, mut events) = inproc::submit_and_watch(&mut client, order).await?;
     while let Some(event) = events.message().await? {
         if let Some(Kind::JobFinished(f)) = event.kind {
             anyhow::ensure!(

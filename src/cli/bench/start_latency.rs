@@ -2,7 +2,7 @@
 //! (stamped when SubmitJob accepts it) to its RUNNING state event, both server clocks.
 
 use super::BenchContext;
-use super::inproc::{self, AppOptions, Backend, BenchApp, COMPANY};
+use super::inproc::{self, AppOptions, Backend, BenchApp};
 use super::report::{Check, Goal, SectionResult, Table, num, percentile};
 use std::time::Duration;
 use transcoder::proto as pb;
@@ -33,19 +33,8 @@ pub async fn run(ctx: &BenchContext) -> anyhow::Result<SectionResult> {
     let mut latencies = Vec::with_capacity(jobs);
     for _ in 0..jobs {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let job = client
-            .submit_job(inproc::submit_request(order.clone()))
-            .await?
-            .into_inner();
+        let (job, mut events) = inproc::submit_and_watch(&mut client, order.clone()).await?;
         let created = inproc::timestamp(job.created_at.as_ref());
-        let mut events = client
-            .watch_job(pb::WatchJobRequest {
-                company_id: COMPANY.into(),
-                job_id: job.id.clone(),
-                after_sequence: 0,
-            })
-            .await?
-            .into_inner();
         let mut started = None;
         while let Some(event) = events.message().await? {
             match event.kind {
