@@ -260,6 +260,77 @@ on_both_backends!(
     super::same_idempotency_key_same_job
 );
 
+/// Submissions arriving together are stored together (group commit): a key repeated
+/// within one burst still yields one job, keys are scoped to their company, and every
+/// keyless submission gets its own job with its QUEUED event.
+async fn concurrent_submissions_group_commit(backend: Backend) {
+    let app = paused_app(backend).await;
+    let request = |company: &str, key: &str| pb::SubmitJobRequest {
+        company_id: company.into(),
+        order: Some(order(
+            &media_dir().join("source.mp4"),
+            vec![output("a.mp4", "System preset: Generic 360p")],
+        )),
+        idempotency_key: key.into(),
+    };
+    let mut calls = Vec::new();
+    for i in 0..60 {
+        let (company, key) = match i % 3 {
+            0 => ("acme", "burst-key"),
+            1 => ("acme", ""),
+            _ => ("globex", "burst-key"),
+        };
+        let mut client = app.client.clone();
+        let req = request(company, key);
+        calls.push(tokio::spawn(async move {
+            (
+                i % 3,
+                client.submit_job(req).await.map(|r| r.into_inner().id),
+            )
+        }));
+    }
+    let mut ids: [Vec<String>; 3] = Default::default();
+    for call in calls {
+        let (kind, id) = call.await.unwrap();
+        ids[kind].push(id.expect("submission accepted"));
+    }
+    for keyed in [&ids[0], &ids[2]] {
+        assert_eq!(keyed.len(), 20);
+        assert!(
+            keyed.iter().all(|id| id == &keyed[0]),
+            "one job per key: {keyed:?}"
+        );
+    }
+    assert_ne!(ids[0][0], ids[2][0], "keys are scoped to their company");
+    let mut keyless = ids[1].clone();
+    keyless.sort();
+    keyless.dedup();
+    assert_eq!(keyless.len(), 20, "every keyless submission is its own job");
+    let (acme_jobs, _) = list(&app, 100, "", 0).await;
+    assert_eq!(acme_jobs.len(), 21);
+    for id in ids[1].iter().chain([&ids[0][0]]) {
+        let mut events = app
+            .client
+            .clone()
+            .watch_job(pb::WatchJobRequest {
+                company_id: "acme".into(),
+                job_id: id.clone(),
+                after_sequence: 0,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let first = events.message().await.unwrap().expect("first event");
+        assert_eq!(first.sequence, 1);
+        assert_eq!(first.job_id, *id);
+    }
+    app.shutdown().await;
+}
+on_both_backends!(
+    concurrent_submissions_are_stored_once_each,
+    super::concurrent_submissions_group_commit
+);
+
 #[tokio::test]
 async fn profiles_are_listed_and_fetched() {
     let app = paused_app(Backend::Sqlite).await;

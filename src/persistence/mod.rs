@@ -3,9 +3,11 @@
 
 mod convert;
 pub mod entities;
+mod group_commit;
 pub mod migrations;
 mod notifications;
 mod sea;
+mod write_gate;
 
 use crate::domain::{CompanyId, EventKind, Job, JobEvent, JobId, JobState};
 use crate::error::{Error, ErrorCode};
@@ -18,9 +20,10 @@ use std::time::Duration;
 
 pub use notifications::{NotificationRepository, SeaNotificationRepository};
 pub use sea::SeaJobRepository;
+use write_gate::WriteGate;
 
 /// The outcome of inserting a job that may carry an idempotency key.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Inserted {
     /// Stored, with its first event.
     Created(Box<JobEvent>),

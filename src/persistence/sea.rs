@@ -2,42 +2,42 @@
 
 use super::convert::{event_from_row, event_payload, job_columns, job_from_row, phase_str};
 use super::entities::{job, job_event};
-use super::{Inserted, JobRepository};
+use super::group_commit::GroupCommit;
+use super::{Inserted, JobRepository, WriteGate};
 use crate::domain::{CompanyId, EventKind, Job, JobEvent, JobId, JobState};
 use crate::error::Error;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, DbBackend,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use std::sync::Arc;
-use tokio::sync::{Mutex, MutexGuard};
 
 #[derive(Clone)]
 pub struct SeaJobRepository {
     db: DatabaseConnection,
-    /// SQLite has one writer at a time. Pooled connections that race for its lock lose
-    /// to SQLite's busy handler, which sleeps up to 100 ms per retry (SubmitJob p99 was
-    /// ~0.5-0.8 s with 16-64 clients); queueing writers here, in FIFO order, instead
-    /// keeps every write short. None on PostgreSQL, which locks rows.
-    write_gate: Option<Arc<Mutex<()>>>,
+    write_gate: WriteGate,
+    new_jobs: GroupCommit,
 }
 
 impl SeaJobRepository {
+    /// Must be called inside a Tokio runtime: it starts the group-commit writers.
     pub fn new(db: DatabaseConnection) -> Self {
-        let write_gate =
-            (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Self { db, write_gate }
+        let write_gate = WriteGate::for_backend(&db);
+        // SQLite takes one writer at a time anyway; on PostgreSQL a few transactions in
+        // flight overlap their commits' fsyncs.
+        let writers = if write_gate.is_open_to_all() { 4 } else { 1 };
+        let new_jobs = GroupCommit::start(db.clone(), write_gate.clone(), writers);
+        Self {
+            db,
+            write_gate,
+            new_jobs,
+        }
     }
 
-    /// Held for the length of one write (a statement or a transaction) on SQLite.
-    async fn write_turn(&self) -> Option<MutexGuard<'_, ()>> {
-        match &self.write_gate {
-            Some(gate) => Some(gate.lock().await),
-            None => None,
-        }
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        self.write_gate.turn().await
     }
 }
 
@@ -70,72 +70,10 @@ async fn insert_event(
     event_from_row(model)
 }
 
-impl SeaJobRepository {
-    async fn find_by_idempotency_key(
-        &self,
-        company: &CompanyId,
-        key: &str,
-    ) -> Result<Option<Job>, Error> {
-        job::Entity::find()
-            .filter(job::Column::CompanyId.eq(company.as_str()))
-            .filter(job::Column::IdempotencyKey.eq(key))
-            .one(&self.db)
-            .await?
-            .map(job_from_row)
-            .transpose()
-    }
-}
-
 #[async_trait]
 impl JobRepository for SeaJobRepository {
     async fn insert(&self, new_job: &Job, first_event: EventKind) -> Result<Inserted, Error> {
-        if let Some(key) = &new_job.idempotency_key
-            && let Some(existing) = self
-                .find_by_idempotency_key(&new_job.company_id, key)
-                .await?
-        {
-            return Ok(Inserted::Existing(Box::new(existing)));
-        }
-        let cols = job_columns(new_job)?;
-        let row = job::ActiveModel {
-            id: Set(new_job.id.to_string()),
-            company_id: Set(new_job.company_id.as_str().to_owned()),
-            state: Set(new_job.state.as_str().to_owned()),
-            phase: Set(phase_str(new_job.phase)),
-            priority: Set(new_job.order.priority.get()),
-            progress_percent: Set(new_job.progress_percent),
-            order_json: Set(cols.order_json),
-            outputs_json: Set(cols.outputs_json),
-            source_json: Set(cols.source_json),
-            error_json: Set(cols.error_json),
-            attempts: Set(new_job.attempts as i32),
-            idempotency_key: Set(new_job.idempotency_key.clone()),
-            last_sequence: Set(1),
-            lease_owner: Set(None),
-            lease_expires_at: Set(None),
-            created_at: Set(new_job.created_at),
-            updated_at: Set(new_job.updated_at),
-            started_at: Set(new_job.started_at),
-            finished_at: Set(new_job.finished_at),
-        };
-        let turn = self.write_turn().await;
-        let txn = self.db.begin().await?;
-        if let Err(e) = job::Entity::insert(row).exec_without_returning(&txn).await {
-            txn.rollback().await?;
-            drop(turn);
-            // Two submissions with one key raced: the other one won.
-            if let Some(key) = &new_job.idempotency_key
-                && let Some(existing) = self
-                    .find_by_idempotency_key(&new_job.company_id, key)
-                    .await?
-            {
-                return Ok(Inserted::Existing(Box::new(existing)));
-            }
-            return Err(e.into());
-        }
-        let event = insert_event(&txn, new_job.id, 1, first_event).await?;
-        txn.commit().await?;
-        Ok(Inserted::Created(Box::new(event)))
+        self.new_jobs.insert(new_job, first_event).await
     }
 
     async fn get(&self, company: &CompanyId, id: JobId) -> Result<Option<Job>, Error> {

@@ -1,15 +1,21 @@
 //! WatchJob: replay persisted events after a sequence, then tail live ones, then end
 //! after the terminal event.
+//!
+//! The stream is polled by the transport's own task for the watcher: no task and no
+//! channel of its own between the hub and the wire. (A relay task per watcher cost an
+//! extra wake-up and a channel hop per event per watcher, which is what 10,000 watchers
+//! of one job multiply.)
 
-use super::Service;
+use super::{Inner, Service};
 use crate::domain::{JobEvent, JobId};
 use crate::error::Result;
+use futures::Stream;
+use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::broadcast;
 
 /// Events in sequence order; an `Err` item ends the stream.
-pub type EventStream = ReceiverStream<Result<JobEvent>>;
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<JobEvent>> + Send>>;
 
 /// Events read from the database per query while catching up.
 const REPLAY_PAGE: u64 = 500;
@@ -27,90 +33,90 @@ impl Service {
         let job = self.get_job(company_id, job_id).await?;
         // Subscribe before the first read so nothing published in between is missed.
         let live = self.inner.hub.subscribe(job.id);
-        let (tx, rx) = mpsc::channel(64);
-        let inner = self.inner.clone();
-        tokio::spawn(async move {
-            let outcome = pump(&inner, job.id, after_sequence, Some(live), &tx).await;
-            inner.hub.release_if_unused(job.id);
-            if let Err(e) = outcome {
-                let _ = tx.send(Err(e)).await;
-            }
-        });
-        Ok(ReceiverStream::new(rx))
+        Ok(Box::pin(events(
+            self.inner.clone(),
+            job.id,
+            after_sequence,
+            live,
+        )))
     }
 }
 
-enum Sent {
-    More,
-    Done,
+/// Gives the job's hub channel up when the watcher's stream ends or is dropped.
+struct Release {
+    inner: Arc<Inner>,
+    job_id: JobId,
 }
 
-/// Sends `event` if it is the next one; `None` when the watcher is gone.
-async fn forward(
-    event: JobEvent,
-    last: &mut u64,
-    tx: &mpsc::Sender<Result<JobEvent>>,
-) -> Option<Sent> {
-    let terminal = event.is_terminal();
-    *last = event.sequence;
-    tx.send(Ok(event)).await.ok()?;
-    Some(if terminal { Sent::Done } else { Sent::More })
+impl Drop for Release {
+    fn drop(&mut self) {
+        self.inner.hub.release_if_unused(self.job_id);
+    }
 }
 
-async fn pump(
-    inner: &Arc<super::Inner>,
+fn events(
+    inner: Arc<Inner>,
     job_id: JobId,
     after: u64,
-    mut live: Option<broadcast::Receiver<JobEvent>>,
-    tx: &mpsc::Sender<Result<JobEvent>>,
-) -> Result<()> {
-    let mut last = after;
-    loop {
-        // Catch up from the database.
+    live: broadcast::Receiver<JobEvent>,
+) -> impl Stream<Item = Result<JobEvent>> + Send {
+    async_stream::stream! {
+        // Declared before the receiver, so dropped after it: the hub then sees no
+        // receiver left.
+        let _release = Release { inner: inner.clone(), job_id };
+        let mut live = Some(live);
+        let mut last = after;
         loop {
-            let page = inner.repo.events_after(job_id, last, REPLAY_PAGE).await?;
-            let full = page.len() as u64 == REPLAY_PAGE;
-            for event in page {
-                match forward(event, &mut last, tx).await {
-                    None | Some(Sent::Done) => return Ok(()),
-                    Some(Sent::More) => {}
-                }
-            }
-            if !full {
-                break;
-            }
-        }
-        // Tail live events until a gap, a lag, or a quiet spell sends us back to the database.
-        loop {
-            let Some(receiver) = live.as_mut() else {
-                // No live channel left: poll the database.
-                tokio::select! {
-                    _ = tokio::time::sleep(inner.watch_poll) => {}
-                    _ = tx.closed() => return Ok(()),
-                }
-                break;
-            };
-            let received = tokio::select! {
-                received = tokio::time::timeout(SAFETY_REREAD, receiver.recv()) => received,
-                _ = tx.closed() => return Ok(()),
-            };
-            match received {
-                Ok(Ok(event)) if event.sequence <= last => continue,
-                Ok(Ok(event)) if event.sequence == last + 1 => {
-                    match forward(event, &mut last, tx).await {
-                        None | Some(Sent::Done) => return Ok(()),
-                        Some(Sent::More) => {}
+            // Catch up from the database.
+            loop {
+                let page = match inner.repo.events_after(job_id, last, REPLAY_PAGE).await {
+                    Ok(page) => page,
+                    Err(e) => {
+                        yield Err(e);
+                        return;
+                    }
+                };
+                let full = page.len() as u64 == REPLAY_PAGE;
+                for event in page {
+                    last = event.sequence;
+                    let terminal = event.is_terminal();
+                    yield Ok(event);
+                    if terminal {
+                        return;
                     }
                 }
-                Ok(Ok(_gap)) => break,
-                Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
-                Ok(Err(broadcast::error::RecvError::Closed)) => {
-                    // The terminal event was published and the channel dropped: the
-                    // database has the rest.
-                    live = None;
+                if !full {
                     break;
                 }
-                Err(_quiet) => break,
+            }
+            // Tail live events until a gap, a lag, or a quiet spell sends us back to the
+            // database.
+            loop {
+                let Some(receiver) = live.as_mut() else {
+                    // No live channel left: poll the database.
+                    tokio::time::sleep(inner.watch_poll).await;
+                    break;
+                };
+                match tokio::time::timeout(SAFETY_REREAD, receiver.recv()).await {
+                    Ok(Ok(event)) if event.sequence <= last => continue,
+                    Ok(Ok(event)) if event.sequence == last + 1 => {
+                        last = event.sequence;
+                        let terminal = event.is_terminal();
+                        yield Ok(event);
+                        if terminal {
+                            return;
+                        }
+                    }
+                    Ok(Ok(_gap)) => break,
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
+                    Ok(Err(broadcast::error::RecvError::Closed)) => {
+                        // The terminal event was published and the channel dropped: the
+                        // database has the rest.
+                        live = None;
+                        break;
+                    }
+                    Err(_quiet) => break,
+                }
             }
         }
     }
