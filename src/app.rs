@@ -57,6 +57,7 @@ impl RunningApp {
         let db = persistence::connect(&settings.database_url(), settings.database.max_connections)
             .await
             .context("opening the database")?;
+        let db_for_checkpoints = db.clone();
         let repo: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(db.clone()));
         let notifications: Arc<dyn NotificationRepository> =
             Arc::new(SeaNotificationRepository::new(db));
@@ -86,7 +87,10 @@ impl RunningApp {
 
         let shutdown = CancellationToken::new();
         let workers = WorkerControl::new(settings.workers.paused);
-        let mut worker_tasks = Vec::new();
+        let mut worker_tasks: Vec<_> =
+            persistence::spawn_wal_checkpoints(db_for_checkpoints, shutdown.clone())
+                .into_iter()
+                .collect();
         if settings.server.role.runs_workers() {
             let deps = WorkerDeps {
                 repo: repo.clone(),
@@ -97,7 +101,7 @@ impl RunningApp {
                 notifications,
                 notifications_due: Arc::new(Notify::new()),
             };
-            worker_tasks = start_background_work(deps, &workers, &shutdown)?;
+            worker_tasks.extend(start_background_work(deps, &workers, &shutdown)?);
         }
 
         let mut servers = Vec::new();

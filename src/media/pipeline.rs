@@ -126,6 +126,14 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
     src.set_property("location", source);
     let decode = make("decodebin")?;
     add_and_link(&pipeline, &[src.clone(), decode.clone()])?;
+    let thread_budget = renditions
+        .iter()
+        .filter_map(|r| r.video.as_ref())
+        .map(|v| v.threads)
+        .max();
+    if let Some(threads) = thread_budget {
+        cap_decoder_threads(&decode, threads);
+    }
 
     let needs_video = renditions.iter().any(|r| r.video.is_some());
     let needs_audio = renditions.iter().any(|r| r.audio.is_some());
@@ -182,6 +190,24 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
         decode_side: vec![src, decode],
         progress,
     })
+}
+
+/// Gives libav's decoders the job's thread budget (what each encoder gets) instead of
+/// their default of one thread per core: with many jobs at once, every job's decoder
+/// spawning a thread per core oversubscribed the cores (docs/benchmarks.md, section 2).
+fn cap_decoder_threads(decode: &gst::Element, threads: u32) {
+    let Some(bin) = decode.downcast_ref::<gst::Bin>() else {
+        return;
+    };
+    let threads = i32::try_from(threads.max(1)).unwrap_or(1);
+    bin.connect_deep_element_added(move |_, _, element| {
+        let is_libav_decoder = element
+            .factory()
+            .is_some_and(|f| f.name().starts_with("avdec_"));
+        if is_libav_decoder && element.find_property("max-threads").is_some() {
+            element.set_property("max-threads", threads);
+        }
+    });
 }
 
 /// Links the first decoded video and audio stream to their tees; every other stream

@@ -27,6 +27,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 const MAX_BATCH: usize = 256;
 
 struct Submission {
+    /// About what the row costs on the wire, in bytes.
+    wire_size: usize,
     job: job::ActiveModel,
     event: JobEvent,
     event_row: job_event::ActiveModel,
@@ -45,13 +47,18 @@ pub struct GroupCommit {
 impl GroupCommit {
     /// Must be called inside a Tokio runtime. The writer tasks end when the last clone of
     /// the returned handle is dropped.
-    pub fn start(db: DatabaseConnection, write_gate: WriteGate, writers: usize) -> Self {
+    pub fn start(
+        db: DatabaseConnection,
+        write_gate: WriteGate,
+        writers: usize,
+        max_batch_bytes: usize,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..writers.max(1) {
             let (db, gate, rx) = (db.clone(), write_gate.clone(), rx.clone());
             tokio::spawn(async move {
-                while let Some(batch) = next_batch(&rx).await {
+                while let Some(batch) = next_batch(&rx, max_batch_bytes).await {
                     write_batch(&db, &gate, batch).await;
                 }
             });
@@ -76,8 +83,10 @@ impl GroupCommit {
         };
         // Rows are encoded here, by each caller in parallel, not by the writer.
         let (reply, answer) = oneshot::channel();
+        let job = job_row(new_job)?;
         let submission = Submission {
-            job: job_row(new_job)?,
+            wire_size: wire_size(&job, &event_row),
+            job,
             event,
             event_row,
             key: new_job
@@ -95,18 +104,41 @@ impl GroupCommit {
     }
 }
 
-/// Waits for one submission, then takes whatever else is already queued.
-async fn next_batch(rx: &Mutex<mpsc::UnboundedReceiver<Submission>>) -> Option<Vec<Submission>> {
+/// Waits for one submission, then takes whatever else is already queued, up to
+/// `max_bytes` on the wire.
+async fn next_batch(
+    rx: &Mutex<mpsc::UnboundedReceiver<Submission>>,
+    max_bytes: usize,
+) -> Option<Vec<Submission>> {
     let mut rx = rx.lock().await;
     let first = rx.recv().await?;
+    let mut bytes = first.wire_size;
     let mut batch = vec![first];
-    while batch.len() < MAX_BATCH {
+    while batch.len() < MAX_BATCH && bytes < max_bytes {
         match rx.try_recv() {
-            Ok(more) => batch.push(more),
+            Ok(more) => {
+                bytes += more.wire_size;
+                batch.push(more);
+            }
             Err(_) => break,
         }
     }
     Some(batch)
+}
+
+fn wire_size(job: &job::ActiveModel, event: &job_event::ActiveModel) -> usize {
+    let text = |v: &sea_orm::ActiveValue<String>| v.as_ref().len();
+    let optional =
+        |v: &sea_orm::ActiveValue<Option<String>>| v.as_ref().as_ref().map_or(0, String::len);
+    // Ids, timestamps, numbers and the statement's share of column names and types.
+    const FIXED: usize = 400;
+    FIXED
+        + text(&job.order_json)
+        + text(&job.outputs_json)
+        + optional(&job.source_json)
+        + optional(&job.error_json)
+        + optional(&job.idempotency_key)
+        + text(&event.payload_json)
 }
 
 fn job_row(new_job: &Job) -> Result<job::ActiveModel, Error> {

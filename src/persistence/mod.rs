@@ -1,6 +1,7 @@
 //! Durable state: jobs and their events, behind [`JobRepository`].
 //! One sea-orm implementation serves SQLite (default) and PostgreSQL.
 
+mod checkpoint;
 mod convert;
 pub mod entities;
 mod group_commit;
@@ -18,6 +19,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
+pub use checkpoint::spawn_wal_checkpoints;
 pub use notifications::{NotificationRepository, SeaNotificationRepository};
 pub use sea::SeaJobRepository;
 use write_gate::WriteGate;
@@ -103,6 +105,10 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Database
             sqlite
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
+                .pragma(
+                    "wal_autocheckpoint",
+                    checkpoint::AUTOCHECKPOINT_PAGES.to_string(),
+                )
         });
     let db = Database::connect(options).await?;
     migrations::Migrator::up(&db, None).await?;

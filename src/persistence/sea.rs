@@ -14,6 +14,14 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
+/// sqlx 0.9.0 leaves Nagle's algorithm on for PostgreSQL connections (sqlx#4335, fixed
+/// upstream by #4336, not released as of 0.9.0). A long statement's last segment then
+/// waits for the server's delayed ACK, 40 ms: batches of 15-35 jobs (20-50 KB) took
+/// 45-55 ms to store instead of 2-3. Batches of at most 12 KB did not stall against the
+/// local server (measured; the threshold depends on the link). Raise this once sqlx
+/// sets TCP_NODELAY again.
+const PG_MAX_BATCH_BYTES: usize = 12 * 1024;
+
 #[derive(Clone)]
 pub struct SeaJobRepository {
     db: DatabaseConnection,
@@ -27,8 +35,11 @@ impl SeaJobRepository {
         let write_gate = WriteGate::for_backend(&db);
         // SQLite takes one writer at a time anyway; on PostgreSQL a few transactions in
         // flight overlap their commits' fsyncs.
-        let writers = if write_gate.is_open_to_all() { 4 } else { 1 };
-        let new_jobs = GroupCommit::start(db.clone(), write_gate.clone(), writers);
+        let new_jobs = if write_gate.is_open_to_all() {
+            GroupCommit::start(db.clone(), write_gate.clone(), 4, PG_MAX_BATCH_BYTES)
+        } else {
+            GroupCommit::start(db.clone(), write_gate.clone(), 1, usize::MAX)
+        };
         Self {
             db,
             write_gate,
