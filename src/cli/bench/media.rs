@@ -125,23 +125,34 @@ async fn run_case(
     result: &mut SectionResult,
 ) -> anyhow::Result<()> {
     let renditions = plan(case.presets, info)?;
-    let root = ctx.fresh_scratch(&format!("media-{}", case.slug))?;
-    let dirs: Vec<PathBuf> = ["a", "b", "c", "d"].iter().map(|v| root.join(v)).collect();
-    for d in &dirs[1..] {
-        std::fs::create_dir_all(d)?;
+    let mut runs: [Vec<Usage>; 4] = Default::default();
+    let mut dirs = Vec::new();
+    for round in 1..=ctx.rounds {
+        // Fresh output dirs each round; the last round's outputs are checked below.
+        let root = ctx.fresh_scratch(&format!("media-{}", case.slug))?;
+        dirs = ["a", "b", "c", "d"].iter().map(|v| root.join(v)).collect();
+        for d in &dirs[1..] {
+            std::fs::create_dir_all(d)?;
+        }
+        let of = format!("round {round}/{}", ctx.rounds);
+        eprintln!("  {}, {of}: (a) service ...", case.name);
+        runs[0].push(service_run(source, case, &renditions, &dirs[0]).await?);
+        let blocking = |f: fn(&Path, &[Rendition], &Path) -> anyhow::Result<Usage>,
+                        dir: PathBuf| {
+            let (source, renditions) = (source.to_owned(), renditions.clone());
+            tokio::task::spawn_blocking(move || f(&source, &renditions, &dir))
+        };
+        eprintln!("  {}, {of}: (b) ffmpeg, one command ...", case.name);
+        runs[1].push(blocking(cmds::ffmpeg_all, dirs[1].clone()).await??);
+        eprintln!(
+            "  {}, {of}: (c) ffmpeg, one command per output ...",
+            case.name
+        );
+        runs[2].push(blocking(cmds::ffmpeg_each, dirs[2].clone()).await??);
+        eprintln!("  {}, {of}: (d) gst-launch ...", case.name);
+        runs[3].push(blocking(cmds::gst_launch, dirs[3].clone()).await??);
     }
-    eprintln!("  {}: (a) service ...", case.name);
-    let a = service_run(source, case, &renditions, &dirs[0]).await?;
-    let blocking = |f: fn(&Path, &[Rendition], &Path) -> anyhow::Result<Usage>, dir: PathBuf| {
-        let (source, renditions) = (source.to_owned(), renditions.clone());
-        tokio::task::spawn_blocking(move || f(&source, &renditions, &dir))
-    };
-    eprintln!("  {}: (b) ffmpeg, one command ...", case.name);
-    let b = blocking(cmds::ffmpeg_all, dirs[1].clone()).await??;
-    eprintln!("  {}: (c) ffmpeg, one command per output ...", case.name);
-    let c = blocking(cmds::ffmpeg_each, dirs[2].clone()).await??;
-    eprintln!("  {}: (d) gst-launch ...", case.name);
-    let d = blocking(cmds::gst_launch, dirs[3].clone()).await??;
+    let [a, b, c, d] = runs.map(median_by_wall);
 
     let media_seconds = info.duration_seconds;
     let mut table = Table::new(
@@ -181,7 +192,8 @@ async fn run_case(
          VBV max = bitrate, keyint {}, {} threads per encoder; AAC {} bit/s {} Hz {} ch. \
          (a) runs `transcoder serve --workers 1` as a child process: CPU is the process's \
          CPU from submission to exit, RSS its peak; wall includes probing, delivery to a \
-         file:// destination and re-probing outputs. (c) runs its commands one after another.",
+         file:// destination and re-probing outputs. (c) runs its commands one after another. \
+         Each variant's median of {} interleaved rounds, by wall time.",
         info.video.as_ref().map_or(0, |s| s.width),
         info.video.as_ref().map_or(0, |s| s.height),
         v.speed_preset,
@@ -190,6 +202,7 @@ async fn run_case(
         renditions[0].audio.as_ref().map_or(0, |a| a.bitrate_bps),
         renditions[0].audio.as_ref().map_or(0, |a| a.sample_rate),
         renditions[0].audio.as_ref().map_or(0, |a| a.channels),
+        ctx.rounds,
     ));
     result.tables.push(table);
     result.checks.push(Check::new(
@@ -200,6 +213,12 @@ async fn run_case(
     ));
 
     settings_and_quality(case, source, &renditions, &dirs, result).await
+}
+
+/// The run with the median wall time (the upper one of an even count).
+fn median_by_wall(mut runs: Vec<Usage>) -> Usage {
+    runs.sort_by_key(|u| u.wall);
+    runs.swap_remove(runs.len() / 2)
 }
 
 /// Runs the case through a `transcoder serve` child; outputs land in `dir/delivered`.

@@ -30,6 +30,10 @@ pub struct BenchArgs {
     /// Length of the 1080p30 source for section 1, in seconds.
     #[arg(long, default_value_t = 60)]
     media_seconds: u32,
+    /// Section 1 runs its four variants this many times, interleaved, and reports each
+    /// variant's median run by wall time (a shared machine drifts by 10-15% run to run).
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
     /// Where generated sources and outputs are kept (sources are reused between runs).
     #[arg(long, default_value = "/tmp/transcoder-bench")]
     work_dir: PathBuf,
@@ -41,6 +45,8 @@ pub struct BenchArgs {
 pub struct BenchContext {
     pub quick: bool,
     pub media_seconds: u32,
+    /// Interleaved rounds of section 1's variants.
+    pub rounds: u32,
     /// Generated sources; `file://` origins here are allowed by the bench's services.
     pub media_dir: PathBuf,
     /// Scratch space for outputs and service data dirs.
@@ -92,6 +98,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let ctx = BenchContext {
         quick: args.quick,
         media_seconds: if args.quick { 2 } else { args.media_seconds },
+        rounds: if args.quick { 1 } else { args.rounds.max(1) },
         media_dir: media_dir.canonicalize()?,
         scratch: args.work_dir.join("scratch"),
     };
