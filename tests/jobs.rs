@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{Backend, Kind, TestApp, clip_5s, clip_5s_silent, order, output, spawn_app};
+use common::{
+    Backend, Kind, TestApp, clip_2s_720p, clip_5s, clip_5s_silent, order, output, spawn_app,
+};
 use std::path::PathBuf;
 use transcoder::media::probe::probe_file;
 use transcoder::proto as pb;
@@ -114,6 +116,48 @@ async fn two_outputs_succeed(backend: Backend) {
     app.shutdown().await;
 }
 on_both_backends!(two_output_order_succeeds, super::two_outputs_succeed);
+
+/// 480p scales from the 720p source and 360p from 480p's scaled frames (plan.rs):
+/// both outputs come out whole, at their sizes.
+#[tokio::test]
+async fn a_cascaded_ladder_succeeds() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let source = clip_2s_720p();
+    let source_info = probe_file(&source, 30).unwrap();
+    let job = app
+        .submit(order(
+            &source,
+            vec![
+                output("small.mp4", "System preset: Generic 360p"),
+                output("medium.mp4", "System preset: Generic 480p"),
+            ],
+        ))
+        .await
+        .unwrap();
+    let events = app.watch(&job.id, 0).await;
+    let Some(Kind::JobFinished(finished)) = &events.last().unwrap().kind else {
+        unreachable!()
+    };
+    assert_eq!(
+        finished.state,
+        pb::JobState::Succeeded as i32,
+        "{finished:?}"
+    );
+    let done = app.get(&job.id).await;
+    for (result, size) in done.outputs.iter().zip([(640, 360), (854, 480)]) {
+        let info = probe_file(&local_path(&result.urls[0]), 30).unwrap();
+        let video = info.video.expect("output has video");
+        assert_eq!((video.width, video.height), size);
+        assert!(info.audio.is_some(), "output has audio");
+        assert!(
+            (info.duration_seconds - source_info.duration_seconds).abs() <= 0.2,
+            "output lasts {} s, source {} s",
+            info.duration_seconds,
+            source_info.duration_seconds
+        );
+    }
+    app.shutdown().await;
+}
 
 async fn silent_source_gives_silent_outputs(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -1,7 +1,8 @@
 //! Builds one pipeline per job: filesrc -> decodebin -> tee per stream -> one branch per
-//! output (queue -> convert/scale -> encoder -> parser -> mp4mux -> filesink).
+//! output (queue -> convert/scale -> encoder -> parser -> mp4mux -> filesink). A ladder
+//! cascades: a smaller rendition scales from a larger one's scaled frames (plan.rs).
 
-use super::plan::{AudioPlan, Rendition, VideoPlan};
+use super::plan::{AudioPlan, Rendition, VideoPlan, is_scale_source};
 use super::{MediaError, make};
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -103,6 +104,34 @@ fn audio_branch(plan: &AudioPlan) -> Result<Vec<gst::Element>, MediaError> {
     ])
 }
 
+/// Adds one video branch fed from `feed` (a tee of decoded or already-scaled frames) into
+/// `mux`; when `scaled_out` is given, the scaled frames also go to it for other
+/// renditions to scale from. Returns the branch's encoder.
+fn add_video_branch(
+    pipeline: &gst::Pipeline,
+    plan: &VideoPlan,
+    feed: &gst::Element,
+    scaled_out: Option<&gst::Element>,
+    mux: &gst::Element,
+) -> Result<gst::Element, MediaError> {
+    let chain = video_branch(plan)?;
+    let (scaling, encoding) = chain.split_at(4);
+    pipeline.add_many(&chain).map_err(sys)?;
+    gst::Element::link_many(scaling).map_err(sys)?;
+    gst::Element::link_many(encoding).map_err(sys)?;
+    let scaled = &scaling[3];
+    match scaled_out {
+        Some(tee) => {
+            scaled.link(tee).map_err(sys)?;
+            tee.link(&encoding[0]).map_err(sys)?;
+        }
+        None => scaled.link(&encoding[0]).map_err(sys)?,
+    }
+    encoding[encoding.len() - 1].link(mux).map_err(sys)?;
+    feed.link(&scaling[0]).map_err(sys)?;
+    Ok(encoding[0].clone())
+}
+
 /// Counts buffers and tracks the highest timestamp on `pad`: an encoder's sink pad,
 /// whose raw frames carry source time. (Encoded buffers do not: x264enc shifts its output
 /// by 1000 hours to keep decoding timestamps positive.)
@@ -144,7 +173,21 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
     }
 
     let mut progress = Vec::new();
-    for rendition in renditions {
+    // A tee after the scaler of every rendition that others cascade from (plan.rs).
+    let scaled_tees = renditions
+        .iter()
+        .enumerate()
+        .map(|(index, _)| {
+            is_scale_source(renditions, index)
+                .then(|| make("tee"))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for tee in scaled_tees.iter().flatten() {
+        pipeline.add(tee).map_err(sys)?;
+    }
+
+    for (index, rendition) in renditions.iter().enumerate() {
         let counter = Arc::new(BranchProgress::default());
         let mux = make("mp4mux")?;
         mux.set_property("faststart", true);
@@ -154,13 +197,13 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
         add_and_link(&pipeline, &[mux.clone(), sink])?;
 
         let mut watched = false;
-        if let (Some(plan), Some(tee)) = (&rendition.video, &video_tee) {
-            let mut chain = video_branch(plan)?;
-            let encoder = chain[4].clone();
-            chain.push(mux.clone());
-            pipeline.add_many(&chain[..chain.len() - 1]).map_err(sys)?;
-            gst::Element::link_many(&chain).map_err(sys)?;
-            tee.link(&chain[0]).map_err(sys)?;
+        if let (Some(plan), Some(source_tee)) = (&rendition.video, &video_tee) {
+            let feed = plan
+                .scale_from
+                .and_then(|parent| scaled_tees[parent].as_ref())
+                .unwrap_or(source_tee);
+            let encoder =
+                add_video_branch(&pipeline, plan, feed, scaled_tees[index].as_ref(), &mux)?;
             watch_progress(
                 &encoder.static_pad("sink").expect("x264enc has a sink pad"),
                 counter.clone(),
@@ -253,5 +296,73 @@ fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) {
         if let Some(sink_pad) = sink.static_pad("sink") {
             let _ = pad.link(&sink_pad);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::plan::{X264_SPEED_PRESET, assign_scale_sources};
+    use std::path::PathBuf;
+
+    fn video_only(width: u32, height: u32) -> Rendition {
+        Rendition {
+            label: format!("{height}p"),
+            path: PathBuf::from(format!("/nonexistent/{height}p.mp4")),
+            video: Some(VideoPlan {
+                width,
+                height,
+                bitrate_kbps: 1000,
+                codec_profile: "high",
+                keyframe_interval_frames: 60,
+                threads: 1,
+                speed_preset: X264_SPEED_PRESET,
+                scale_from: None,
+            }),
+            audio: None,
+        }
+    }
+
+    fn width_after(pad: &gst::Pad) -> Option<i32> {
+        let filter = pad.peer()?.parent_element()?;
+        let caps = filter.property::<gst::Caps>("caps");
+        caps.structure(0)?.get::<i32>("width").ok()
+    }
+
+    #[test]
+    fn a_smaller_rendition_is_fed_from_the_larger_ones_scaler() {
+        let mut ladder = vec![video_only(640, 360), video_only(854, 480)];
+        assign_scale_sources(&mut ladder, (1280, 720));
+        let built = build(Path::new("/nonexistent/source.mp4"), &ladder).unwrap();
+
+        let tees: Vec<gst::Element> = built
+            .pipeline
+            .iterate_elements()
+            .into_iter()
+            .flatten()
+            .filter(|e| e.factory().is_some_and(|f| f.name() == "tee"))
+            .collect();
+        assert_eq!(
+            tees.len(),
+            2,
+            "the source's video tee and 480p's scaled tee"
+        );
+        let scaled_tee = tees
+            .iter()
+            .find(|t| width_after(&t.static_pad("sink").unwrap()) == Some(854))
+            .expect("a tee right after 480p's scaler");
+        let mut fed: Vec<String> = scaled_tee
+            .src_pads()
+            .iter()
+            .filter_map(|p| p.peer()?.parent_element()?.factory())
+            .map(|f| f.name().to_string())
+            .collect();
+        fed.sort();
+        assert_eq!(
+            fed,
+            ["queue", "x264enc"],
+            "360p's branch and 480p's encoder"
+        );
+        let _ = built.pipeline.set_state(gst::State::Null);
     }
 }

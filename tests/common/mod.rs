@@ -301,6 +301,22 @@ pub fn clip_5s() -> PathBuf {
     })
 }
 
+/// A 2 s 1280x720 clip with audio: big enough for a ladder to downscale in steps.
+pub fn clip_2s_720p() -> PathBuf {
+    generated("clip-2s-720p.mp4", |p| {
+        generate_clip(
+            p,
+            &ClipSpec {
+                seconds: 2,
+                width: 1280,
+                height: 720,
+                ..ClipSpec::default()
+            },
+        )
+        .unwrap()
+    })
+}
+
 /// A 5 s 640x360 clip without audio.
 pub fn clip_5s_silent() -> PathBuf {
     generated("clip-5s-silent.mp4", |p| {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use transcoder::media::pipeline::SCALE_METHOD;
-use transcoder::media::plan::Rendition;
+use transcoder::media::plan::{Rendition, is_scale_source};
 
 /// x264enc in CBR mode caps the rate with a VBV of `vbv-buf-capacity` (default 600 ms).
 const X264ENC_VBV_MILLIS: u32 = 600;
@@ -113,10 +113,16 @@ pub fn gst_description(source: &Path, renditions: &[Rendition], dir: &Path) -> S
             output_in(dir, r).display()
         );
         if let Some(v) = &r.video {
+            let feed = v.scale_from.map_or("vt".to_string(), |p| format!("st{p}"));
+            let scaled_out = if is_scale_source(renditions, i) {
+                format!(" ! tee name=st{i}")
+            } else {
+                String::new()
+            };
             d += &format!(
-                " vt. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 \
+                " {feed}. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=1000000000 \
                  ! videoconvert ! videoscale method={SCALE_METHOD} \
-                 ! video/x-raw,format=I420,width={},height={},pixel-aspect-ratio=1/1 \
+                 ! video/x-raw,format=I420,width={},height={},pixel-aspect-ratio=1/1{scaled_out} \
                  ! x264enc bitrate={} threads={} key-int-max={} speed-preset={} \
                  ! video/x-h264,profile={} ! h264parse ! {mux}.",
                 v.width,
