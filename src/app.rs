@@ -1,7 +1,7 @@
 //! Wiring: database, service, worker pool, gRPC and HTTP servers, and an ordered
 //! shutdown (stop accepting, hand running jobs back to the queue, close).
 
-use crate::api::grpc::GrpcApi;
+use crate::api::grpc::{CoalescedWrites, GrpcApi};
 use crate::config::Settings;
 use crate::domain::order::OrderPolicy;
 use crate::egress::{Allowlist, EgressClient};
@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::server::TcpIncoming;
 
@@ -233,7 +234,10 @@ async fn spawn_grpc(
         // Without TCP_NODELAY a small response waits for the client's delayed ACK
         // (Nagle): every unary call took ~40 ms. Our own listener bypasses the
         // builder's tcp_nodelay, so set it on the incoming stream.
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        // Frames of many streams then leave in one write (see CoalescedWrites).
+        let incoming = TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .map(|stream| stream.map(CoalescedWrites::new));
         if let Err(e) = router
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await

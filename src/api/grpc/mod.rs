@@ -1,7 +1,10 @@
 //! `transcoder.v1.TranscoderService` over tonic: unwrap, call the service, convert back.
 
+mod coalesce;
 mod convert;
 pub mod status;
+
+pub use coalesce::CoalescedWrites;
 
 use crate::proto as pb;
 use crate::proto::transcoder_service_server::TranscoderService;
