@@ -14,7 +14,8 @@ use tokio::sync::{Notify, watch};
 use transcoder::domain::{EventKind, Job, JobState, Phase, ProgressTick};
 use transcoder::proto as pb;
 
-/// Streams per HTTP/2 connection: below the server's per-connection stream limit.
+/// Streams per HTTP/2 connection: many watchers share a connection, as behind a proxy
+/// (the server sets no per-connection stream limit; hyper's own default would be 200).
 const STREAMS_PER_CONNECTION: usize = 100;
 
 struct Run {
