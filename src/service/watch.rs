@@ -13,7 +13,6 @@ use futures::Stream;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::broadcast;
-use tokio::time::Instant;
 
 /// Events in sequence order; an `Err` item ends the stream.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<JobEvent>> + Send>>;
@@ -67,10 +66,6 @@ fn events(
         let _release = Release { inner: inner.clone(), job_id };
         let mut live = Some(live);
         let mut last = after;
-        // One timer per watcher, re-armed only when it fires: arming one per received
-        // event cost 10,000 timer insertions and removals per event of a watched job.
-        let mut quiet = Box::pin(tokio::time::sleep(SAFETY_REREAD));
-        let mut last_live = Instant::now();
         loop {
             // Catch up from the database.
             loop {
@@ -102,23 +97,9 @@ fn events(
                     tokio::time::sleep(inner.watch_poll).await;
                     break;
                 };
-                let received = tokio::select! {
-                    biased;
-                    received = receiver.recv() => Some(received),
-                    () = &mut quiet => None,
-                };
-                let Some(received) = received else {
-                    if last_live.elapsed() >= SAFETY_REREAD {
-                        quiet.as_mut().reset(Instant::now() + SAFETY_REREAD);
-                        break;
-                    }
-                    quiet.as_mut().reset(last_live + SAFETY_REREAD);
-                    continue;
-                };
-                last_live = Instant::now();
-                match received {
-                    Ok(event) if event.sequence <= last => continue,
-                    Ok(event) if event.sequence == last + 1 => {
+                match tokio::time::timeout(SAFETY_REREAD, receiver.recv()).await {
+                    Ok(Ok(event)) if event.sequence <= last => continue,
+                    Ok(Ok(event)) if event.sequence == last + 1 => {
                         last = event.sequence;
                         let terminal = event.is_terminal();
                         yield Ok(event);
@@ -126,14 +107,15 @@ fn events(
                             return;
                         }
                     }
-                    Ok(_gap) => break,
-                    Err(broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(broadcast::error::RecvError::Closed) => {
+                    Ok(Ok(_gap)) => break,
+                    Ok(Err(broadcast::error::RecvError::Lagged(_))) => break,
+                    Ok(Err(broadcast::error::RecvError::Closed)) => {
                         // The terminal event was published and the channel dropped: the
                         // database has the rest.
                         live = None;
                         break;
                     }
+                    Err(_quiet) => break,
                 }
             }
         }
