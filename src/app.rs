@@ -1,8 +1,12 @@
 //! Wiring: database, service, worker pool, gRPC and HTTP servers, and an ordered
 //! shutdown (stop accepting, hand running jobs back to the queue, close).
 
-use crate::api::grpc::{CoalescedWrites, GrpcApi};
+use crate::admin::Admin;
+use crate::api::grpc::{CoalescedWrites, GrpcApi, GrpcRejection};
+use crate::api::http::HttpRejection;
+use crate::auth::{AuthLayer, Authenticator, SubmitLimiter};
 use crate::config::Settings;
+use crate::domain::RateLimit;
 use crate::domain::order::OrderPolicy;
 use crate::egress::{Allowlist, EgressClient};
 use crate::events::EventHub;
@@ -10,10 +14,11 @@ use crate::notify::Dispatcher;
 use crate::notify::email::Mailer;
 use crate::notify::schedule::RetrySchedule;
 use crate::persistence::{
-    self, JobRepository, NotificationRepository, SeaJobRepository, SeaNotificationRepository,
+    self, CompanyRepository, JobRepository, NotificationRepository, SeaCompanyRepository,
+    SeaJobRepository, SeaNotificationRepository, SeaProfileRepository,
 };
 use crate::queue::{self, WorkerControl, WorkerDeps};
-use crate::service::Service;
+use crate::service::{Repositories, Service};
 use crate::storage::s3::S3Store;
 use crate::storage::{FileRoots, Storage};
 use anyhow::Context;
@@ -38,6 +43,9 @@ pub struct RunningApp {
     /// through them exactly as a worker does).
     pub repo: Arc<dyn JobRepository>,
     pub hub: Arc<EventHub>,
+    /// Companies and tokens, as the operator CLI manages them (tests and the demo use it
+    /// to make their own).
+    pub admin: Admin,
     shutdown: CancellationToken,
     servers: Vec<JoinHandle<()>>,
     worker_tasks: Vec<JoinHandle<()>>,
@@ -61,7 +69,10 @@ impl RunningApp {
         let db_for_checkpoints = db.clone();
         let repo: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(db.clone()));
         let notifications: Arc<dyn NotificationRepository> =
-            Arc::new(SeaNotificationRepository::new(db));
+            Arc::new(SeaNotificationRepository::new(db.clone()));
+        let companies: Arc<dyn CompanyRepository> =
+            Arc::new(SeaCompanyRepository::new(db.clone()));
+        let authenticator = Arc::new(Authenticator::new(companies.clone()));
         let hub = EventHub::new(
             repo.clone(),
             Duration::from_millis(settings.workers.poll_interval_ms),
@@ -77,9 +88,17 @@ impl RunningApp {
             max_outputs: settings.limits.max_outputs,
             default_output_root: settings.data_dir.join("outputs"),
         };
+        let limiter = SubmitLimiter::new(RateLimit {
+            per_second: settings.limits.submit_rate_per_second,
+            burst: settings.limits.submit_burst,
+        });
         let service = Service::new(
-            repo.clone(),
-            notifications.clone(),
+            Repositories {
+                jobs: repo.clone(),
+                notifications: notifications.clone(),
+                profiles: Arc::new(SeaProfileRepository::new(db)),
+            },
+            limiter,
             hub.clone(),
             policy,
             work_available.clone(),
@@ -112,15 +131,18 @@ impl RunningApp {
                 .await
                 .with_context(|| format!("binding gRPC on {}", settings.server.grpc_addr))?;
             grpc_addr = Some(listener.local_addr()?);
-            servers.push(spawn_grpc(listener, service.clone(), shutdown.clone()).await?);
+            let auth = AuthLayer::new(authenticator.clone(), GrpcRejection);
+            servers.push(spawn_grpc(listener, service.clone(), auth, shutdown.clone()).await?);
         }
         let http_listener = TcpListener::bind(settings.server.http_addr)
             .await
             .with_context(|| format!("binding HTTP on {}", settings.server.http_addr))?;
         let http_addr = http_listener.local_addr()?;
         let http_shutdown = shutdown.clone();
+        let http_router = crate::api::http::router()
+            .layer(AuthLayer::new(authenticator.clone(), HttpRejection));
         servers.push(tokio::spawn(async move {
-            let serve = axum::serve(http_listener, crate::api::http::router())
+            let serve = axum::serve(http_listener, http_router)
                 .with_graceful_shutdown(http_shutdown.cancelled_owned());
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "HTTP server failed");
@@ -135,6 +157,7 @@ impl RunningApp {
             settings,
             repo,
             hub,
+            admin: Admin::new(companies),
             shutdown,
             servers,
             worker_tasks,
@@ -212,6 +235,7 @@ fn start_background_work(
 async fn spawn_grpc(
     listener: TcpListener,
     service: Service,
+    auth: AuthLayer<GrpcRejection>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -225,7 +249,9 @@ async fn spawn_grpc(
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
+    // Every service behind the token check; health and reflection are open paths.
     let router = tonic::transport::Server::builder()
+        .layer(auth)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

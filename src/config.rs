@@ -152,6 +152,11 @@ pub struct Limits {
     pub stall_timeout_seconds: u64,
     pub probe_timeout_seconds: u64,
     pub progress_interval_ms: u64,
+    /// Default submissions per second per company (a company may have its own); 0 means
+    /// no limit. Each API replica counts on its own.
+    pub submit_rate_per_second: f64,
+    /// How many submissions may come at once before the rate applies.
+    pub submit_burst: u32,
 }
 
 impl Default for Settings {
@@ -187,6 +192,8 @@ impl Default for Settings {
                 stall_timeout_seconds: 60,
                 probe_timeout_seconds: 30,
                 progress_interval_ms: 500,
+                submit_rate_per_second: 50.0,
+                submit_burst: 100,
             },
             egress: EgressSettings {
                 allow: Vec::new(),

@@ -10,6 +10,8 @@ use std::fmt;
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     InvalidArgument,
+    /// No valid API token: missing, malformed, unknown or revoked.
+    Unauthenticated,
     NotFound,
     AlreadyExists,
     PermissionDenied,
@@ -19,6 +21,8 @@ pub enum ErrorCode {
     InvalidMedia,
     /// A limit (size, duration, pixels, count) was exceeded.
     LimitExceeded,
+    /// Too many requests: try again after the error's `retry_after`.
+    RateLimited,
     /// The origin could not be read.
     OriginUnavailable,
     /// A destination could not be written.
@@ -36,6 +40,8 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidArgument => "INVALID_ARGUMENT",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::RateLimited => "RATE_LIMITED",
             Self::NotFound => "NOT_FOUND",
             Self::AlreadyExists => "ALREADY_EXISTS",
             Self::PermissionDenied => "PERMISSION_DENIED",
@@ -58,6 +64,8 @@ impl ErrorCode {
         matches!(
             self,
             Self::InvalidArgument
+                | Self::Unauthenticated
+                | Self::RateLimited
                 | Self::NotFound
                 | Self::AlreadyExists
                 | Self::PermissionDenied
@@ -78,6 +86,8 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             Self::InvalidArgument | Self::InvalidMedia => 400,
+            Self::Unauthenticated => 401,
+            Self::RateLimited => 429,
             Self::PermissionDenied => 403,
             Self::NotFound => 404,
             Self::AlreadyExists => 409,
@@ -124,6 +134,9 @@ pub struct Error {
     pub retryable: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldViolation>,
+    /// For [`ErrorCode::RateLimited`]: when trying again can succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Error {
@@ -133,6 +146,24 @@ impl Error {
             message: message.into(),
             retryable: code.default_retryable(),
             fields: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, message)
+    }
+
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::PermissionDenied, message)
+    }
+
+    /// Too many requests; the caller may try again after `wait`.
+    pub fn rate_limited(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        Self {
+            retry_after: Some(wait),
+            retryable: true,
+            ..Self::new(ErrorCode::RateLimited, message)
         }
     }
 
@@ -157,6 +188,13 @@ impl Error {
 
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::new(ErrorCode::NotFound, what)
+    }
+
+    /// `Retry-After` in whole seconds, rounded up so that a client waiting that long
+    /// succeeds.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        self.retry_after
+            .map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
     }
 
     pub fn internal(message: impl Into<String>) -> Self {

@@ -4,8 +4,11 @@
 //! facade every transport calls) -> `domain` (pure types and rules), with `persistence`,
 //! `queue`, `media`, `storage` and `events` doing the I/O.
 
+pub mod admin;
 pub mod api;
 pub mod app;
+pub mod auth;
+pub mod client;
 pub mod config;
 pub mod domain;
 pub mod egress;

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use transcoder::app::RunningApp;
 use transcoder::config::Settings;
 use transcoder::media::testclip::{ClipSpec, generate_clip};
+use transcoder::admin::{Admin, NewCompany};
+use transcoder::error::ErrorCode;
 use transcoder::proto as pb;
-use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
+
+const COMPANY: &str = "demo";
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -48,17 +51,42 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let clip_path = source.clone();
     tokio::task::spawn_blocking(move || generate_clip(&clip_path, &spec)).await??;
 
-    let result = submit_and_watch(grpc, &source).await;
+    let (token_id, token) = demo_token(&app.admin).await?;
+    println!("company '{COMPANY}' with a new API token (transcoder token list {COMPANY})");
+    let result = submit_and_watch(grpc, &token, &source).await;
+    // The token was the demo's own; leave none working behind that nobody has seen.
+    if let Err(e) = app.admin.revoke_token(&token_id).await {
+        eprintln!("could not revoke the demo's token {token_id}: {e}");
+    }
     app.shutdown().await;
     println!("service stopped");
     result
 }
 
+/// The demo acts as a client would: its own company, with a fresh API token each run.
+async fn demo_token(admin: &Admin) -> anyhow::Result<(String, String)> {
+    let created = admin
+        .create_company(NewCompany {
+            slug: COMPANY.into(),
+            name: Some("Demo".into()),
+            ..NewCompany::default()
+        })
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.code == ErrorCode::AlreadyExists => {}
+        Err(e) => return Err(e.into()),
+    }
+    let (token, secret) = admin.create_token(COMPANY, Some("demo")).await?;
+    Ok((token.id, secret))
+}
+
 async fn submit_and_watch(
     grpc: std::net::SocketAddr,
+    token: &str,
     source: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let mut client = TranscoderServiceClient::connect(format!("http://{grpc}")).await?;
+    let mut client = transcoder::client::connect(&format!("http://{grpc}"), token).await?;
     let origin = url::Url::from_file_path(source).map_err(|_| anyhow::anyhow!("bad path"))?;
     let output = |label: &str, filename: &str, preset: &str| pb::OutputSpec {
         label: label.into(),
@@ -67,7 +95,7 @@ async fn submit_and_watch(
     };
     let job = client
         .submit_job(pb::SubmitJobRequest {
-            company_id: "demo".into(),
+            company_id: COMPANY.into(),
             order: Some(pb::Order {
                 origin: origin.to_string(),
                 outputs: vec![
@@ -88,7 +116,7 @@ async fn submit_and_watch(
     )?);
     let mut events = client
         .watch_job(pb::WatchJobRequest {
-            company_id: "demo".into(),
+            company_id: COMPANY.into(),
             job_id: job.id.clone(),
             after_sequence: 0,
         })
@@ -138,7 +166,7 @@ async fn submit_and_watch(
     }
     let job = client
         .get_job(pb::GetJobRequest {
-            company_id: "demo".into(),
+            company_id: COMPANY.into(),
             job_id: job.id,
         })
         .await?

@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod admin;
 mod bench;
 mod demo;
 
@@ -26,6 +27,10 @@ enum Command {
     Serve(ServeArgs),
     /// Start the service on its defaults, transcode a generated clip, show progress.
     Demo(demo::DemoArgs),
+    /// Manage companies (the tenants): create, list, update, rotate-application-id, delete.
+    Company(admin::CompanyArgs),
+    /// Manage a company's API tokens: create, list, revoke.
+    Token(admin::TokenArgs),
     /// Measure throughput, latency and fan-out against the targets; write docs/benchmarks.md.
     Bench(bench::BenchArgs),
 }
@@ -56,6 +61,7 @@ impl Cli {
             // warns about every slow acquire, which would bury the tables.
             Command::Bench(_) => "warn,sqlx::pool=error",
             Command::Serve(_) => "info",
+            Command::Company(_) | Command::Token(_) => "warn",
         }
     }
 }
@@ -65,6 +71,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args).await,
+        Command::Company(args) => admin::company(args).await,
+        Command::Token(args) => admin::token(args).await,
     }
 }
 

@@ -1,16 +1,19 @@
 //! Pure domain types and rules: no I/O here.
 
+pub mod company;
 pub mod event;
 pub mod job;
 pub mod media_info;
 pub mod notification;
 pub mod order;
 pub mod profile;
+pub mod profile_draft;
 
+pub use company::{Caller, Company, Entitlements, RateLimit};
 pub use event::{EventKind, JobEvent, ProgressTick};
 pub use job::{Job, JobId, JobState, OutputResult, OutputState, Phase};
 pub use media_info::MediaInfo;
 pub use order::{
     CompanyId, Destination, Notification, OrderRequest, OutputSpec, Priority, ValidOrder,
 };
-pub use profile::{Profile, ProfileId};
+pub use profile::{Profile, ProfileCatalogue, ProfileId};

@@ -1,36 +1,13 @@
 //! Orders as clients send them, and the validated form the service persists.
 
-use super::profile::{self, Profile, ProfileId};
-use crate::error::{Error, FieldViolation};
+pub use super::company::CompanyId;
+use super::company::{Caller, Entitlements};
+use super::profile::{Profile, ProfileCatalogue, ProfileId};
+use crate::error::{Error, ErrorCode, FieldViolation};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 use url::Url;
-
-/// A tenant. Non-empty, at most 128 characters of letters, digits, `-`, `_` or `.`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct CompanyId(String);
-
-impl CompanyId {
-    pub fn parse(raw: &str) -> Result<Self, Error> {
-        let ok = !raw.is_empty()
-            && raw.len() <= 128
-            && raw
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if ok {
-            Ok(Self(raw.to_owned()))
-        } else {
-            Err(Error::invalid_argument(
-                "company_id",
-                "must be 1..128 characters of letters, digits, '-', '_' or '.'",
-            ))
-        }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// Job priority, 5 (normal) to 10 (most urgent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -242,8 +219,16 @@ fn filename_problem(name: &str) -> Option<&'static str> {
 }
 
 impl OrderRequest {
-    /// Validates the whole order, collecting every bad field before answering.
-    pub fn validate(self, company: &CompanyId, policy: &OrderPolicy) -> Result<ValidOrder, Error> {
+    /// Validates the whole order, collecting every bad field before answering. Profiles
+    /// are looked up in `catalogue` (the system presets and the caller's own); a
+    /// priority above normal needs the caller's entitlement.
+    pub fn validate(
+        self,
+        caller: &Caller,
+        catalogue: &ProfileCatalogue,
+        policy: &OrderPolicy,
+    ) -> Result<ValidOrder, Error> {
+        check_priority_entitlement(self.priority, &caller.entitlements)?;
         let mut bad = Violations::default();
 
         let priority = match self.priority {
@@ -267,7 +252,7 @@ impl OrderRequest {
 
         let notifications = validate_notifications(self.notifications, &mut bad);
         let destinations = validate_destinations(self.destinations, policy, &mut bad);
-        let outputs = validate_outputs(self.outputs, company, policy, &mut bad);
+        let outputs = validate_outputs(self.outputs, catalogue, policy, &mut bad);
         let thumbnails = validate_thumbnails(self.thumbnails, &mut bad);
 
         // Outputs and thumbnails share each destination, so their names must not collide.
@@ -300,6 +285,45 @@ impl OrderRequest {
             thumbnails,
         })
     }
+}
+
+/// A valid priority above normal needs the priority-transcoding entitlement (an
+/// out-of-range one is a plain validation error, reported with the other fields).
+fn check_priority_entitlement(
+    priority: Option<i32>,
+    entitlements: &Entitlements,
+) -> Result<(), Error> {
+    match priority.map(Priority::parse) {
+        Some(Ok(p)) if p > Priority::NORMAL && !entitlements.priority_transcoding => Err(Error {
+            fields: vec![FieldViolation::new(
+                "order.priority",
+                format!(
+                    "a priority above {} needs the company's {} entitlement",
+                    Priority::MIN,
+                    Entitlements::PRIORITY_TRANSCODING
+                ),
+            )],
+            ..Error::new(
+                ErrorCode::PermissionDenied,
+                format!(
+                    "order.priority {} needs the {} entitlement",
+                    p.get(),
+                    Entitlements::PRIORITY_TRANSCODING
+                ),
+            )
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether an order names a profile that is not a system preset, so the company's own
+/// profiles must be read to validate it.
+pub fn names_company_profiles(outputs: &[OutputRequest]) -> bool {
+    outputs.iter().any(|o| match &o.profile {
+        ProfileRef::Id(id) => !super::profile::is_system_id(ProfileId(*id)),
+        ProfileRef::Description(name) => super::profile::system_preset_named(name).is_none(),
+        ProfileRef::Missing => false,
+    })
 }
 
 #[derive(Default)]
@@ -409,7 +433,7 @@ fn validate_destinations(
 
 fn validate_outputs(
     raw: Vec<OutputRequest>,
-    company: &CompanyId,
+    catalogue: &ProfileCatalogue,
     policy: &OrderPolicy,
     bad: &mut Violations,
 ) -> Vec<OutputSpec> {
@@ -444,7 +468,7 @@ fn validate_outputs(
         }
         let (profile, requested) = match &o.profile {
             ProfileRef::Id(id) => {
-                let found = profile::find_by_id(company.as_str(), ProfileId(*id));
+                let found = catalogue.find_by_id(ProfileId(*id)).cloned();
                 if found.is_none() {
                     bad.add(
                         format!("order.outputs[{i}].profile_id"),
@@ -454,7 +478,7 @@ fn validate_outputs(
                 (found, None)
             }
             ProfileRef::Description(name) => {
-                let found = profile::find_by_description(company.as_str(), name);
+                let found = catalogue.find_by_description(name).cloned();
                 if found.is_none() {
                     bad.add(
                         format!("order.outputs[{i}].preset"),

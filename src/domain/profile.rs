@@ -1,10 +1,19 @@
 //! Transcoding profiles and the built-in, read-only system presets.
 
+use super::company::CompanyId;
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ProfileId(pub u64);
+
+/// System presets own the ids below this one; company profiles get ids from a database
+/// sequence that starts here, so the two can never collide.
+pub const FIRST_COMPANY_PROFILE_ID: u64 = 100;
+
+pub fn is_system_id(id: ProfileId) -> bool {
+    id.0 < FIRST_COMPANY_PROFILE_ID
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -73,7 +82,7 @@ pub struct AudioSettings {
 pub struct Profile {
     pub id: ProfileId,
     /// None for system presets.
-    pub company_id: Option<String>,
+    pub company_id: Option<CompanyId>,
     pub description: String,
     pub container: Container,
     pub video: Option<VideoSettings>,
@@ -166,21 +175,51 @@ pub static SYSTEM_PRESETS: LazyLock<Vec<Profile>> = LazyLock::new(|| {
     ]
 });
 
-/// The profiles a company can use: system presets (company-owned ones come with the
-/// profile-management issue).
-pub fn profiles_for(_company_id: &str) -> Vec<Profile> {
-    SYSTEM_PRESETS.clone()
-}
-
-pub fn find_by_id(company_id: &str, id: ProfileId) -> Option<Profile> {
-    profiles_for(company_id).into_iter().find(|p| p.id == id)
-}
-
-pub fn find_by_description(company_id: &str, description: &str) -> Option<Profile> {
+/// The system preset named `description` (case and punctuation ignored), if any.
+pub fn system_preset_named(description: &str) -> Option<&'static Profile> {
     let wanted = normalize_description(description);
-    profiles_for(company_id)
-        .into_iter()
+    SYSTEM_PRESETS
+        .iter()
         .find(|p| normalize_description(&p.description) == wanted)
+}
+
+/// The profiles one company can use: the system presets and its own (not deleted).
+/// Orders are validated against it.
+#[derive(Debug, Clone)]
+pub struct ProfileCatalogue {
+    profiles: Vec<Profile>,
+}
+
+impl ProfileCatalogue {
+    pub fn system_presets() -> Self {
+        Self::with_company_profiles(Vec::new())
+    }
+
+    pub fn with_company_profiles(own: Vec<Profile>) -> Self {
+        let mut profiles = SYSTEM_PRESETS.clone();
+        profiles.extend(own);
+        Self { profiles }
+    }
+
+    pub fn all(&self) -> &[Profile] {
+        &self.profiles
+    }
+
+    pub fn into_vec(self) -> Vec<Profile> {
+        self.profiles
+    }
+
+    pub fn find_by_id(&self, id: ProfileId) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.id == id)
+    }
+
+    /// Descriptions are unique within a catalogue (checked when a profile is saved).
+    pub fn find_by_description(&self, description: &str) -> Option<&Profile> {
+        let wanted = normalize_description(description);
+        self.profiles
+            .iter()
+            .find(|p| normalize_description(&p.description) == wanted)
+    }
 }
 
 #[cfg(test)]
@@ -189,11 +228,24 @@ mod tests {
 
     #[test]
     fn description_lookup_ignores_case_and_punctuation() {
-        let found = find_by_description("acme", "System preset generic 720p").unwrap();
+        let catalogue = ProfileCatalogue::system_presets();
+        let found = catalogue
+            .find_by_description("System preset generic 720p")
+            .unwrap();
         assert_eq!(found.id, ProfileId(2));
-        let found = find_by_description("acme", "SYSTEM PRESET: generic-1080p").unwrap();
+        let found = catalogue
+            .find_by_description("SYSTEM PRESET: generic-1080p")
+            .unwrap();
         assert_eq!(found.id, ProfileId(1));
-        assert!(find_by_description("acme", "System preset generic 721p").is_none());
+        assert!(
+            catalogue
+                .find_by_description("System preset generic 721p")
+                .is_none()
+        );
+        assert_eq!(
+            system_preset_named("system preset generic 360p").map(|p| p.id),
+            Some(ProfileId(4))
+        );
     }
 
     #[test]
@@ -201,6 +253,7 @@ mod tests {
         let mut ids: Vec<_> = SYSTEM_PRESETS.iter().map(|p| p.id).collect();
         ids.dedup();
         assert_eq!(ids.len(), SYSTEM_PRESETS.len());
+        assert!(ids.iter().all(|id| is_system_id(*id)));
         let mut names: Vec<_> = SYSTEM_PRESETS
             .iter()
             .map(|p| normalize_description(&p.description))

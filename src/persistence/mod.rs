@@ -1,12 +1,15 @@
-//! Durable state: jobs and their events, behind [`JobRepository`].
+//! Durable state behind small traits: jobs and their events ([`JobRepository`]),
+//! notifications, companies and tokens, company profiles.
 //! One sea-orm implementation serves SQLite (default) and PostgreSQL.
 
 mod checkpoint;
+mod companies;
 mod convert;
 pub mod entities;
 mod group_commit;
 pub mod migrations;
 mod notifications;
+mod profiles;
 mod sea;
 mod write_gate;
 
@@ -20,7 +23,9 @@ use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
 pub use checkpoint::spawn_wal_checkpoints;
+pub use companies::{CompanyRepository, Revoked, SeaCompanyRepository};
 pub use notifications::{NotificationRepository, SeaNotificationRepository};
+pub use profiles::{ProfileRepository, SeaProfileRepository};
 pub use sea::SeaJobRepository;
 use write_gate::WriteGate;
 

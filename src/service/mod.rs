@@ -1,15 +1,16 @@
 //! The one domain facade every transport calls: validate, persist, query, watch.
 //! No transport types here (no tonic, prost or axum).
 
+mod profiles;
 mod watch;
 
+use crate::auth::SubmitLimiter;
 use crate::domain::notification::Notification;
-use crate::domain::order::{Destination, Location, OrderPolicy};
-use crate::domain::profile;
-use crate::domain::{CompanyId, EventKind, Job, JobId, JobState, OrderRequest, Profile, ProfileId};
+use crate::domain::order::{Destination, Location, OrderPolicy, names_company_profiles};
+use crate::domain::{Caller, EventKind, Job, JobId, JobState, OrderRequest, ProfileCatalogue};
 use crate::error::{Error, Result};
 use crate::events::EventHub;
-use crate::persistence::{Inserted, JobRepository, NotificationRepository};
+use crate::persistence::{Inserted, JobRepository, NotificationRepository, ProfileRepository};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -24,9 +25,18 @@ pub struct Service {
     inner: Arc<Inner>,
 }
 
+/// The repositories the service reads and writes.
+pub struct Repositories {
+    pub jobs: Arc<dyn JobRepository>,
+    pub notifications: Arc<dyn NotificationRepository>,
+    pub profiles: Arc<dyn ProfileRepository>,
+}
+
 struct Inner {
     repo: Arc<dyn JobRepository>,
     notifications: Arc<dyn NotificationRepository>,
+    profiles: Arc<dyn ProfileRepository>,
+    limiter: SubmitLimiter,
     hub: Arc<EventHub>,
     policy: OrderPolicy,
     /// Wakes an idle worker in this process when a job is queued.
@@ -38,8 +48,8 @@ struct Inner {
 
 impl Service {
     pub fn new(
-        repo: Arc<dyn JobRepository>,
-        notifications: Arc<dyn NotificationRepository>,
+        repos: Repositories,
+        limiter: SubmitLimiter,
         hub: Arc<EventHub>,
         policy: OrderPolicy,
         work_available: Arc<Notify>,
@@ -47,8 +57,10 @@ impl Service {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                repo,
-                notifications,
+                repo: repos.jobs,
+                notifications: repos.notifications,
+                profiles: repos.profiles,
+                limiter,
                 hub,
                 policy,
                 work_available,
@@ -58,14 +70,15 @@ impl Service {
     }
 
     /// Validates the order and queues it; the same idempotency key returns the same job.
-    #[tracing::instrument(skip_all, fields(company_id = company_id))]
+    /// Each call counts against the company's submission rate limit.
+    #[tracing::instrument(skip_all, fields(company_id = %caller.company))]
     pub async fn submit_job(
         &self,
-        company_id: &str,
+        caller: &Caller,
         order: OrderRequest,
         idempotency_key: &str,
     ) -> Result<Job> {
-        let company = CompanyId::parse(company_id)?;
+        self.inner.limiter.check(caller)?;
         let key = idempotency_key.trim();
         if key.len() > 256 {
             return Err(Error::invalid_argument(
@@ -73,8 +86,18 @@ impl Service {
                 "must be at most 256 characters",
             ));
         }
-        let order = order.validate(&company, &self.inner.policy)?;
-        let mut job = Job::new(company, order, (!key.is_empty()).then(|| key.to_owned()));
+        // Orders naming only system presets (most of them) need no profile query.
+        let catalogue = if names_company_profiles(&order.outputs) {
+            self.catalogue(caller).await?
+        } else {
+            ProfileCatalogue::system_presets()
+        };
+        let order = order.validate(caller, &catalogue, &self.inner.policy)?;
+        let mut job = Job::new(
+            caller.company.clone(),
+            order,
+            (!key.is_empty()).then(|| key.to_owned()),
+        );
         if job.order.destinations.is_empty() {
             job.order.destinations.push(self.default_destination(&job));
         }
@@ -112,25 +135,34 @@ impl Service {
         }
     }
 
-    pub async fn get_job(&self, company_id: &str, job_id: &str) -> Result<Job> {
-        let company = CompanyId::parse(company_id)?;
+    /// The caller's job; another company's job is NOT_FOUND, like one that never existed.
+    pub async fn get_job(&self, caller: &Caller, job_id: &str) -> Result<Job> {
         let id = JobId::parse(job_id)?;
         self.inner
             .repo
-            .get(&company, id)
+            .get(&caller.company, id)
             .await?
             .ok_or_else(|| Error::not_found(format!("job {id} not found")))
+    }
+
+    /// Cancelling is not built yet; the job is still looked up first, so another
+    /// company's job answers NOT_FOUND exactly like a missing one.
+    pub async fn cancel_job(&self, caller: &Caller, job_id: &str) -> Result<Job> {
+        let job = self.get_job(caller, job_id).await?;
+        Err(Error::unimplemented(format!(
+            "cancelling jobs is not implemented yet (job {})",
+            job.id
+        )))
     }
 
     /// A page of jobs, newest first, and the token of the next page if there is one.
     pub async fn list_jobs(
         &self,
-        company_id: &str,
+        caller: &Caller,
         page_size: u32,
         page_token: &str,
         state: Option<JobState>,
     ) -> Result<(Vec<Job>, Option<String>)> {
-        let company = CompanyId::parse(company_id)?;
         let size = match page_size {
             0 => DEFAULT_PAGE_SIZE,
             n if n > MAX_PAGE_SIZE => {
@@ -150,7 +182,7 @@ impl Service {
         let mut jobs = self
             .inner
             .repo
-            .list(&company, state, size as u64 + 1, before)
+            .list(&caller.company, state, size as u64 + 1, before)
             .await?;
         let next = if jobs.len() > size as usize {
             jobs.truncate(size as usize);
@@ -168,24 +200,13 @@ impl Service {
 
     /// Makes a new webhook signing secret for the company and returns it. This is the
     /// only time it is shown; the previous secret stops working at once.
-    pub async fn rotate_webhook_secret(&self, company_id: &str) -> Result<String> {
-        let company = CompanyId::parse(company_id)?;
+    pub async fn rotate_webhook_secret(&self, caller: &Caller) -> Result<String> {
+        let company = &caller.company;
         let secret = crate::notify::webhook::new_secret();
         self.inner
             .notifications
             .replace_webhook_secret(company.as_str(), &secret)
             .await?;
         Ok(secret)
-    }
-
-    pub fn list_profiles(&self, company_id: &str) -> Result<Vec<Profile>> {
-        let company = CompanyId::parse(company_id)?;
-        Ok(profile::profiles_for(company.as_str()))
-    }
-
-    pub fn get_profile(&self, company_id: &str, profile_id: u64) -> Result<Profile> {
-        let company = CompanyId::parse(company_id)?;
-        profile::find_by_id(company.as_str(), ProfileId(profile_id))
-            .ok_or_else(|| Error::not_found(format!("profile {profile_id} not found")))
     }
 }

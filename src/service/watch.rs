@@ -7,7 +7,7 @@
 //! of one job multiply.)
 
 use super::{Inner, Service};
-use crate::domain::{JobEvent, JobId};
+use crate::domain::{Caller, JobEvent, JobId};
 use crate::error::Result;
 use futures::Stream;
 use std::pin::Pin;
@@ -26,11 +26,11 @@ const SAFETY_REREAD: std::time::Duration = std::time::Duration::from_secs(15);
 impl Service {
     pub async fn watch_job(
         &self,
-        company_id: &str,
+        caller: &Caller,
         job_id: &str,
         after_sequence: u64,
     ) -> Result<EventStream> {
-        let job = self.get_job(company_id, job_id).await?;
+        let job = self.get_job(caller, job_id).await?;
         // Subscribe before the first read so nothing published in between is missed.
         let live = self.inner.hub.subscribe(job.id);
         Ok(Box::pin(events(

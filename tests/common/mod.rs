@@ -5,12 +5,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use tempfile::TempDir;
-use tonic::transport::Channel;
+use transcoder::admin::NewCompany;
 use transcoder::app::RunningApp;
+pub use transcoder::client::Client;
 use transcoder::config::Settings;
 use transcoder::media::testclip::{ClipSpec, generate_clip};
 use transcoder::proto as pb;
-use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
+
+/// The company every test acts as unless it says otherwise.
+pub const COMPANY: &str = "acme";
 
 pub use pb::job_event::Kind;
 
@@ -89,7 +92,10 @@ impl Drop for PgDatabase {
 
 pub struct TestApp {
     pub app: Option<RunningApp>,
-    pub client: TranscoderServiceClient<Channel>,
+    /// Authenticated as [`COMPANY`].
+    pub client: Client,
+    /// [`COMPANY`]'s API token.
+    pub token: String,
     pub data_dir: TempDir,
     pub backend: Backend,
     settings: Settings,
@@ -152,10 +158,15 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
             Some(db)
         }
     };
-    let (app, client) = start(settings.clone()).await;
+    let app = RunningApp::start(settings.clone())
+        .await
+        .expect("app starts");
+    let token = make_company(&app, COMPANY, false).await;
+    let client = connect(&app, &token).await;
     TestApp {
         app: Some(app),
         client,
+        token,
         data_dir,
         backend,
         settings,
@@ -163,13 +174,29 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     }
 }
 
-async fn start(settings: Settings) -> (RunningApp, TranscoderServiceClient<Channel>) {
-    let app = RunningApp::start(settings).await.expect("app starts");
-    let grpc = app.grpc_addr.unwrap();
-    let client = TranscoderServiceClient::connect(format!("http://{grpc}"))
+/// Creates a company (default rate limit) and returns a new API token of it.
+pub async fn make_company(app: &RunningApp, slug: &str, priority_transcoding: bool) -> String {
+    app.admin
+        .create_company(NewCompany {
+            slug: slug.into(),
+            priority_transcoding,
+            ..NewCompany::default()
+        })
         .await
-        .expect("gRPC connects");
-    (app, client)
+        .expect("company created");
+    app.admin
+        .create_token(slug, Some("tests"))
+        .await
+        .expect("token created")
+        .1
+}
+
+/// A gRPC client of `app` sending `token`.
+pub async fn connect(app: &RunningApp, token: &str) -> Client {
+    let grpc = app.grpc_addr.unwrap();
+    transcoder::client::connect(&format!("http://{grpc}"), token)
+        .await
+        .expect("gRPC connects")
 }
 
 impl TestApp {
@@ -186,9 +213,11 @@ impl TestApp {
         if let Some(app) = self.app.take() {
             app.shutdown().await;
         }
-        let (app, client) = start(self.settings.clone()).await;
+        let app = RunningApp::start(self.settings.clone())
+            .await
+            .expect("app restarts");
+        self.client = connect(&app, &self.token).await;
         self.app = Some(app);
-        self.client = client;
     }
 
     /// Starts another instance on the same data dir and database with `role`, as a
@@ -203,11 +232,21 @@ impl TestApp {
         self.app.as_ref().unwrap()
     }
 
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// A client of another company, made for the occasion.
+    pub async fn client_of(&self, slug: &str) -> Client {
+        let token = make_company(self.app(), slug, false).await;
+        connect(self.app(), &token).await
+    }
+
     pub async fn submit(&self, order: pb::Order) -> Result<pb::Job, tonic::Status> {
         self.client
             .clone()
             .submit_job(pb::SubmitJobRequest {
-                company_id: "acme".into(),
+                company_id: COMPANY.into(),
                 order: Some(order),
                 idempotency_key: String::new(),
             })
@@ -232,7 +271,7 @@ impl TestApp {
             .client
             .clone()
             .watch_job(pb::WatchJobRequest {
-                company_id: "acme".into(),
+                company_id: COMPANY.into(),
                 job_id: job_id.into(),
                 after_sequence: after,
             })
@@ -260,7 +299,7 @@ impl TestApp {
         self.client
             .clone()
             .get_job(pb::GetJobRequest {
-                company_id: "acme".into(),
+                company_id: COMPANY.into(),
                 job_id: job_id.into(),
             })
             .await

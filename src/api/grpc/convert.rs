@@ -7,6 +7,8 @@ use crate::domain::order::{
     ThumbnailRequest,
 };
 use crate::domain::profile::{AudioSettings, VideoSettings};
+use crate::domain::profile_draft::{AudioDraft, ProfileDraft, VideoDraft};
+use crate::domain::ProfileId;
 use crate::domain::{EventKind, Job, JobEvent, JobState, MediaInfo, OrderRequest, Phase, Profile};
 use crate::error::Error;
 use crate::proto as pb;
@@ -152,7 +154,7 @@ fn output_state(s: crate::domain::OutputState) -> i32 {
     }) as i32
 }
 
-fn output(o: &OutputResult) -> pb::OutputResult {
+fn output(o: &OutputResult, profile_description: &str) -> pb::OutputResult {
     pb::OutputResult {
         label: o.label.clone(),
         filename: o.filename.clone(),
@@ -160,6 +162,7 @@ fn output(o: &OutputResult) -> pb::OutputResult {
         profile_id: o.profile_id.0,
         urls: o.urls.clone(),
         media: o.media.as_ref().map(media),
+        profile_description: profile_description.to_owned(),
     }
 }
 
@@ -212,7 +215,14 @@ pub fn job(j: &Job) -> pb::Job {
         progress_percent: j.progress_percent,
         priority: j.order.priority.get(),
         order: Some(order(j)),
-        outputs: j.outputs.iter().map(output).collect(),
+        outputs: j
+            .outputs
+            .iter()
+            .map(|o| {
+                let snapshot = j.order.outputs.iter().find(|spec| spec.label == o.label);
+                output(o, snapshot.map_or("", |spec| spec.profile.description.as_str()))
+            })
+            .collect(),
         thumbnails: Vec::new(),
         error: j.error.as_ref().map(error),
         billing: None,
@@ -265,7 +275,7 @@ pub fn event(e: &JobEvent) -> pb::JobEvent {
             eta_seconds: t.eta_seconds,
         }),
         EventKind::OutputFinished(o) => Kind::OutputFinished(pb::OutputFinished {
-            output: Some(output(o)),
+            output: Some(output(o, "")),
         }),
         EventKind::JobFinished {
             state: s,
@@ -307,7 +317,11 @@ fn audio_settings(a: &AudioSettings) -> pb::AudioSettings {
 pub fn profile(p: &Profile) -> pb::Profile {
     pb::Profile {
         id: p.id.0,
-        company_id: p.company_id.clone().unwrap_or_default(),
+        company_id: p
+            .company_id
+            .as_ref()
+            .map(|c| c.as_str().to_owned())
+            .unwrap_or_default(),
         description: p.description.clone(),
         system: p.is_system(),
         container: p.container.as_str().into(),
@@ -315,4 +329,30 @@ pub fn profile(p: &Profile) -> pb::Profile {
         audio: p.audio.as_ref().map(audio_settings),
         restrict_bitrate: p.restrict_bitrate,
     }
+}
+
+/// A profile to save, and the id it names (used by UpdateProfile).
+pub fn profile_draft(p: Option<pb::Profile>) -> Result<(ProfileId, ProfileDraft), Error> {
+    let p = p.ok_or_else(|| Error::invalid_argument("profile", "is required"))?;
+    let draft = ProfileDraft {
+        description: p.description,
+        container: p.container,
+        video: p.video.map(|v| VideoDraft {
+            codec: v.codec,
+            width: v.width,
+            height: v.height,
+            bitrate_kbps: v.bitrate_kbps,
+            codec_profile: v.codec_profile,
+            keyframe_interval_seconds: v.keyframe_interval_seconds,
+            frame_rate: v.frame_rate,
+        }),
+        audio: p.audio.map(|a| AudioDraft {
+            codec: a.codec,
+            bitrate_kbps: a.bitrate_kbps,
+            channels: a.channels,
+            sample_rate: a.sample_rate,
+        }),
+        restrict_bitrate: p.restrict_bitrate,
+    };
+    Ok((ProfileId(p.id), draft))
 }

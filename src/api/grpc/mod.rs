@@ -6,6 +6,9 @@ pub mod status;
 
 pub use coalesce::CoalescedWrites;
 
+use crate::auth::Rejection;
+use crate::domain::{Caller, ProfileId};
+use crate::error::Error;
 use crate::proto as pb;
 use crate::proto::transcoder_service_server::TranscoderService;
 use crate::service::Service;
@@ -32,9 +35,38 @@ impl GrpcApi {
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<pb::JobEvent, Status>> + Send>>;
 
 fn not_yet<T>(rpc: &str) -> Result<Response<T>, Status> {
-    Err(status::to_status(crate::error::Error::unimplemented(
-        format!("{rpc} is not implemented yet"),
-    )))
+    Err(status::to_status(Error::unimplemented(format!(
+        "{rpc} is not implemented yet"
+    ))))
+}
+
+/// The authenticated caller (put there by the auth layer), acting for the request's
+/// `company_id`: empty means the caller's own, another company's is PERMISSION_DENIED.
+fn caller<T>(request: &Request<T>, company_id: impl FnOnce(&T) -> &str) -> Result<Caller, Status> {
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .ok_or_else(|| status::to_status(Error::unauthenticated("no API token was checked")))?;
+    caller
+        .acting_for(company_id(request.get_ref()))
+        .cloned()
+        .map_err(status::to_status)
+}
+
+/// gRPC's answer to a request without a valid token; health and reflection stay open.
+#[derive(Clone)]
+pub struct GrpcRejection;
+
+impl Rejection for GrpcRejection {
+    type Body = tonic::body::Body;
+
+    fn is_open(&self, path: &str) -> bool {
+        path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+    }
+
+    fn reject(&self, error: Error) -> http::Response<Self::Body> {
+        status::to_status(error).into_http()
+    }
 }
 
 #[tonic::async_trait]
@@ -43,11 +75,12 @@ impl TranscoderService for GrpcApi {
         &self,
         request: Request<pb::SubmitJobRequest>,
     ) -> Result<Response<pb::Job>, Status> {
+        let caller = caller(&request, |r| &r.company_id)?;
         let r = request.into_inner();
         let order = convert::order_request(r.order);
         let job = self
             .service
-            .submit_job(&r.company_id, order, &r.idempotency_key)
+            .submit_job(&caller, order, &r.idempotency_key)
             .await
             .map_err(status::to_status)?;
         Ok(Response::new(convert::job(&job)))
@@ -57,10 +90,11 @@ impl TranscoderService for GrpcApi {
         &self,
         request: Request<pb::GetJobRequest>,
     ) -> Result<Response<pb::Job>, Status> {
+        let caller = caller(&request, |r| &r.company_id)?;
         let r = request.into_inner();
         let job = self
             .service
-            .get_job(&r.company_id, &r.job_id)
+            .get_job(&caller, &r.job_id)
             .await
             .map_err(status::to_status)?;
         let deliveries = self
@@ -77,11 +111,12 @@ impl TranscoderService for GrpcApi {
         &self,
         request: Request<pb::ListJobsRequest>,
     ) -> Result<Response<pb::ListJobsResponse>, Status> {
+        let caller = caller(&request, |r| &r.company_id)?;
         let r = request.into_inner();
         let state = convert::state_from_proto(r.state).map_err(status::to_status)?;
         let (jobs, next) = self
             .service
-            .list_jobs(&r.company_id, r.page_size, &r.page_token, state)
+            .list_jobs(&caller, r.page_size, &r.page_token, state)
             .await
             .map_err(status::to_status)?;
         Ok(Response::new(pb::ListJobsResponse {
@@ -92,9 +127,15 @@ impl TranscoderService for GrpcApi {
 
     async fn cancel_job(
         &self,
-        _: Request<pb::CancelJobRequest>,
+        request: Request<pb::CancelJobRequest>,
     ) -> Result<Response<pb::Job>, Status> {
-        not_yet("CancelJob")
+        let caller = caller(&request, |r| &r.company_id)?;
+        let job = self
+            .service
+            .cancel_job(&caller, &request.get_ref().job_id)
+            .await
+            .map_err(status::to_status)?;
+        Ok(Response::new(convert::job(&job)))
     }
 
     type WatchJobStream = EventStream;
@@ -103,10 +144,11 @@ impl TranscoderService for GrpcApi {
         &self,
         request: Request<pb::WatchJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let caller = caller(&request, |r| &r.company_id)?;
         let r = request.into_inner();
         let events = self
             .service
-            .watch_job(&r.company_id, &r.job_id, r.after_sequence)
+            .watch_job(&caller, &r.job_id, r.after_sequence)
             .await
             .map_err(status::to_status)?;
         let stream = events.map(|item| item.map(|e| convert::event(&e)).map_err(status::to_status));
@@ -117,10 +159,11 @@ impl TranscoderService for GrpcApi {
         &self,
         request: Request<pb::ListProfilesRequest>,
     ) -> Result<Response<pb::ListProfilesResponse>, Status> {
-        let r = request.into_inner();
+        let caller = caller(&request, |r| &r.company_id)?;
         let profiles = self
             .service
-            .list_profiles(&r.company_id)
+            .list_profiles(&caller)
+            .await
             .map_err(status::to_status)?;
         Ok(Response::new(pb::ListProfilesResponse {
             profiles: profiles.iter().map(convert::profile).collect(),
@@ -131,43 +174,65 @@ impl TranscoderService for GrpcApi {
         &self,
         request: Request<pb::GetProfileRequest>,
     ) -> Result<Response<pb::Profile>, Status> {
-        let r = request.into_inner();
+        let caller = caller(&request, |r| &r.company_id)?;
         let profile = self
             .service
-            .get_profile(&r.company_id, r.profile_id)
+            .get_profile(&caller, ProfileId(request.get_ref().profile_id))
+            .await
             .map_err(status::to_status)?;
         Ok(Response::new(convert::profile(&profile)))
     }
 
     async fn create_profile(
         &self,
-        _: Request<pb::CreateProfileRequest>,
+        request: Request<pb::CreateProfileRequest>,
     ) -> Result<Response<pb::Profile>, Status> {
-        not_yet("CreateProfile")
+        let caller = caller(&request, |r| &r.company_id)?;
+        let (_, draft) =
+            convert::profile_draft(request.into_inner().profile).map_err(status::to_status)?;
+        let profile = self
+            .service
+            .create_profile(&caller, draft)
+            .await
+            .map_err(status::to_status)?;
+        Ok(Response::new(convert::profile(&profile)))
     }
 
     async fn update_profile(
         &self,
-        _: Request<pb::UpdateProfileRequest>,
+        request: Request<pb::UpdateProfileRequest>,
     ) -> Result<Response<pb::Profile>, Status> {
-        not_yet("UpdateProfile")
+        let caller = caller(&request, |r| &r.company_id)?;
+        let (id, draft) =
+            convert::profile_draft(request.into_inner().profile).map_err(status::to_status)?;
+        let profile = self
+            .service
+            .update_profile(&caller, id, draft)
+            .await
+            .map_err(status::to_status)?;
+        Ok(Response::new(convert::profile(&profile)))
     }
 
     async fn delete_profile(
         &self,
-        _: Request<pb::DeleteProfileRequest>,
+        request: Request<pb::DeleteProfileRequest>,
     ) -> Result<Response<pb::DeleteProfileResponse>, Status> {
-        not_yet("DeleteProfile")
+        let caller = caller(&request, |r| &r.company_id)?;
+        self.service
+            .delete_profile(&caller, ProfileId(request.get_ref().profile_id))
+            .await
+            .map_err(status::to_status)?;
+        Ok(Response::new(pb::DeleteProfileResponse {}))
     }
 
     async fn rotate_webhook_secret(
         &self,
         request: Request<pb::RotateWebhookSecretRequest>,
     ) -> Result<Response<pb::RotateWebhookSecretResponse>, Status> {
-        let r = request.into_inner();
+        let caller = caller(&request, |r| &r.company_id)?;
         let secret = self
             .service
-            .rotate_webhook_secret(&r.company_id)
+            .rotate_webhook_secret(&caller)
             .await
             .map_err(status::to_status)?;
         Ok(Response::new(pb::RotateWebhookSecretResponse { secret }))
@@ -175,8 +240,9 @@ impl TranscoderService for GrpcApi {
 
     async fn get_usage(
         &self,
-        _: Request<pb::GetUsageRequest>,
+        request: Request<pb::GetUsageRequest>,
     ) -> Result<Response<pb::GetUsageResponse>, Status> {
+        caller(&request, |r| &r.company_id)?;
         not_yet("GetUsage")
     }
 }

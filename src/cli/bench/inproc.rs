@@ -5,12 +5,13 @@ use anyhow::Context;
 use sea_orm::{ConnectionTrait, Database};
 use std::path::{Path, PathBuf};
 use tonic::transport::Channel;
+use transcoder::admin::{Admin, NewCompany};
 use transcoder::app::RunningApp;
 use transcoder::config::Settings;
+use transcoder::domain::RateLimit;
 use transcoder::proto as pb;
-use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
 
-pub type Client = TranscoderServiceClient<Channel>;
+pub use transcoder::client::Client;
 
 pub const COMPANY: &str = "bench";
 
@@ -34,8 +35,33 @@ fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Creates the bench's company (no rate limit: the bench measures the server) and
+/// returns an API token for it.
+pub async fn bench_company_token(admin: &Admin) -> anyhow::Result<String> {
+    let created = admin
+        .create_company(NewCompany {
+            slug: COMPANY.into(),
+            name: Some("Benchmarks".into()),
+            priority_transcoding: true,
+            rate_limit: Some(RateLimit {
+                per_second: 0.0,
+                burst: 1,
+            }),
+        })
+        .await;
+    match created {
+        Ok(_) => {}
+        // A data dir used before: the company is there already.
+        Err(e) if e.code == transcoder::error::ErrorCode::AlreadyExists => {}
+        Err(e) => return Err(e.into()),
+    }
+    let (_, token) = admin.create_token(COMPANY, Some("bench")).await?;
+    Ok(token)
+}
+
 pub struct BenchApp {
     pub app: RunningApp,
+    token: String,
     _data_dir: tempfile::TempDir,
     pg_database: Option<String>,
 }
@@ -81,8 +107,10 @@ impl BenchApp {
             }
         }
         let app = RunningApp::start(settings).await?;
+        let token = bench_company_token(&app.admin).await?;
         Ok(Self {
             app,
+            token,
             _data_dir: data_dir,
             pg_database,
         })
@@ -100,7 +128,7 @@ impl BenchApp {
         let mut clients = Vec::with_capacity(count);
         for _ in 0..count {
             let channel = Channel::from_shared(self.url())?.connect().await?;
-            clients.push(TranscoderServiceClient::new(channel));
+            clients.push(transcoder::client::with_token(channel, &self.token)?);
         }
         Ok(clients)
     }

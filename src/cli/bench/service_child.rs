@@ -9,7 +9,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use transcoder::proto as pb;
 use transcoder::proto::job_event::Kind;
-use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
 
 pub struct ServiceChild {
     pid: i32,
@@ -39,6 +38,14 @@ impl ServiceChild {
     /// Starts `transcoder serve` on SQLite in `data_dir` with `workers` concurrent jobs.
     pub async fn start(data_dir: &Path, workers: usize) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)?;
+        let token = {
+            let settings = transcoder::config::Settings {
+                data_dir: data_dir.to_owned(),
+                ..Default::default()
+            };
+            let admin = transcoder::admin::Admin::open(&settings.database_url()).await?;
+            inproc::bench_company_token(&admin).await?
+        };
         let log = data_dir.join("serve.log");
         let addr = format!("127.0.0.1:{}", free_port()?);
         let child = Command::new(std::env::current_exe()?)
@@ -56,7 +63,7 @@ impl ServiceChild {
         let pid = child.id() as i32;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match TranscoderServiceClient::connect(format!("http://{addr}")).await {
+            match transcoder::client::connect(&format!("http://{addr}"), &token).await {
                 Ok(client) => return Ok(Self { pid, log, client }),
                 Err(_) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -8,6 +8,15 @@ fn policy() -> OrderPolicy {
     }
 }
 
+fn caller(priority_transcoding: bool) -> Caller {
+    Caller::operator(
+        CompanyId::parse("acme").unwrap(),
+        Entitlements {
+            priority_transcoding,
+        },
+    )
+}
+
 fn output(filename: &str, profile: ProfileRef) -> OutputRequest {
     OutputRequest {
         label: String::new(),
@@ -34,7 +43,7 @@ fn a_good_order_validates_and_resolves_profiles() {
         ..Default::default()
     };
     let valid = order
-        .validate(&CompanyId::parse("acme").unwrap(), &policy())
+        .validate(&caller(false), &ProfileCatalogue::system_presets(), &policy())
         .unwrap();
     assert_eq!(valid.priority, Priority::NORMAL);
     assert_eq!(valid.outputs[0].profile.id, ProfileId(2));
@@ -61,7 +70,7 @@ fn every_bad_field_is_named() {
         ..Default::default()
     };
     let err = order
-        .validate(&CompanyId::parse("acme").unwrap(), &policy())
+        .validate(&caller(false), &ProfileCatalogue::system_presets(), &policy())
         .unwrap_err();
     assert_eq!(
         fields(err),
@@ -82,7 +91,7 @@ fn every_bad_field_is_named() {
 #[test]
 fn no_outputs_and_empty_origin_are_refused() {
     let err = OrderRequest::default()
-        .validate(&CompanyId::parse("acme").unwrap(), &policy())
+        .validate(&caller(false), &ProfileCatalogue::system_presets(), &policy())
         .unwrap_err();
     assert_eq!(fields(err), vec!["order.origin", "order.outputs"]);
 }
@@ -111,4 +120,53 @@ fn locations_parse() {
     assert!(Location::parse("ftp://host/x").is_err());
     assert!(Location::parse("").is_err());
     assert!(Location::parse("file://remote-host/x").is_err());
+}
+
+#[test]
+fn priority_above_normal_needs_the_entitlement() {
+    let order = |priority| OrderRequest {
+        priority: Some(priority),
+        origin: "file:///srv/media/in.mp4".into(),
+        outputs: vec![output("a.mp4", ProfileRef::Id(2))],
+        ..Default::default()
+    };
+    let catalogue = ProfileCatalogue::system_presets();
+    let err = order(7)
+        .validate(&caller(false), &catalogue, &policy())
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::PermissionDenied);
+    assert_eq!(fields(err.clone()), vec!["order.priority"]);
+    assert!(err.fields[0].description.contains("priority-transcoding"));
+    assert!(order(5).validate(&caller(false), &catalogue, &policy()).is_ok());
+    let valid = order(10)
+        .validate(&caller(true), &catalogue, &policy())
+        .unwrap();
+    assert_eq!(valid.priority.get(), 10);
+    // Out of range is a validation error whatever the entitlement.
+    let err = order(11)
+        .validate(&caller(false), &catalogue, &policy())
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidArgument);
+}
+
+#[test]
+fn company_profiles_are_found_in_the_catalogue() {
+    let mut own = crate::domain::profile::SYSTEM_PRESETS[3].clone();
+    own.id = ProfileId(666);
+    own.company_id = Some(CompanyId::parse("acme").unwrap());
+    own.description = "Acme mobile".into();
+    let catalogue = ProfileCatalogue::with_company_profiles(vec![own]);
+    let order = OrderRequest {
+        origin: "file:///srv/media/in.mp4".into(),
+        outputs: vec![
+            output("a.mp4", ProfileRef::Id(666)),
+            output("b.mp4", ProfileRef::Description("acme MOBILE".into())),
+        ],
+        ..Default::default()
+    };
+    assert!(names_company_profiles(&order.outputs));
+    let valid = order.validate(&caller(false), &catalogue, &policy()).unwrap();
+    assert_eq!(valid.outputs[0].profile.id, ProfileId(666));
+    assert_eq!(valid.outputs[1].profile.description, "Acme mobile");
+    assert!(!names_company_profiles(&[output("c.mp4", ProfileRef::Id(2))]));
 }

@@ -6,6 +6,7 @@ mod m20261123_000001_create_jobs;
 mod m20261123_000002_create_job_events;
 mod m20261123_000003_create_notifications;
 mod m20261123_000004_create_company_secrets;
+mod m20261128_000005_create_companies_tokens_profiles;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_job_events::Migration),
             Box::new(m20261123_000003_create_notifications::Migration),
             Box::new(m20261123_000004_create_company_secrets::Migration),
+            Box::new(m20261128_000005_create_companies_tokens_profiles::Migration),
         ]
     }
 }

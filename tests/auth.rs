@@ -1,0 +1,669 @@
+//! Companies and API tokens on the real servers: the auth matrix over every RPC (listed
+//! from the service descriptor) and HTTP route, isolation between companies, revocation,
+//! disabled and deleted companies, the priority entitlement, and secrets at rest.
+
+mod common;
+
+use common::{AppOptions, Backend, COMPANY, TestApp, clip_5s, make_company, order, output};
+use prost::Message;
+use std::time::{Duration, Instant};
+use tonic::Code;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use transcoder::proto as pb;
+use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
+
+/// Sends an `authorization` header exactly as given (or none).
+#[derive(Clone)]
+struct RawAuthorization(Option<String>);
+
+impl Interceptor for RawAuthorization {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.parse().unwrap());
+        }
+        Ok(request)
+    }
+}
+
+type RawClient = TranscoderServiceClient<InterceptedService<Channel, RawAuthorization>>;
+
+async fn raw_client(app: &TestApp, authorization: Option<String>) -> RawClient {
+    let channel = Channel::from_shared(format!("http://{}", app.app().grpc_addr.unwrap()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    TranscoderServiceClient::with_interceptor(channel, RawAuthorization(authorization))
+}
+
+fn bearer(token: &str) -> Option<String> {
+    Some(format!("Bearer {token}"))
+}
+
+/// The RPCs of `transcoder.v1.TranscoderService`, from the descriptor the server
+/// reflects: a new RPC without a case in [`call`] fails the matrix.
+fn rpc_names() -> Vec<String> {
+    let set = prost_types::FileDescriptorSet::decode(transcoder::proto::FILE_DESCRIPTOR_SET)
+        .unwrap();
+    let service = set
+        .file
+        .iter()
+        .flat_map(|f| &f.service)
+        .find(|s| s.name() == "TranscoderService")
+        .expect("the service is described");
+    service.method.iter().map(|m| m.name().to_owned()).collect()
+}
+
+/// What one matrix call acts on: the company it names and acme's resources.
+struct Target<'a> {
+    company_id: &'a str,
+    job_id: &'a str,
+    /// A profile to read and update, and another one to delete.
+    profile_id: u64,
+    doomed_profile_id: u64,
+}
+
+fn profile(description: &str, width: u32, height: u32) -> pb::Profile {
+    pb::Profile {
+        description: description.into(),
+        container: "mp4".into(),
+        video: Some(pb::VideoSettings {
+            codec: "h264".into(),
+            width,
+            height,
+            bitrate_kbps: 600,
+            codec_profile: "main".into(),
+            keyframe_interval_seconds: 2.0,
+            frame_rate: 0.0,
+        }),
+        audio: Some(pb::AudioSettings {
+            codec: "aac".into(),
+            bitrate_kbps: 96,
+            channels: 2,
+            sample_rate: 48_000,
+        }),
+        restrict_bitrate: true,
+        ..Default::default()
+    }
+}
+
+fn code<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Code {
+    match result {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+/// Calls `method` once; the code it answered.
+async fn call(client: &mut RawClient, method: &str, t: &Target<'_>) -> Code {
+    let company_id = t.company_id.to_owned();
+    match method {
+        "SubmitJob" => code(
+            client
+                .submit_job(pb::SubmitJobRequest {
+                    company_id,
+                    order: Some(order(
+                        &clip_5s(),
+                        vec![output("m.mp4", "System preset: Generic 360p")],
+                    )),
+                    idempotency_key: String::new(),
+                })
+                .await,
+        ),
+        "GetJob" => code(
+            client
+                .get_job(pb::GetJobRequest {
+                    company_id,
+                    job_id: t.job_id.into(),
+                })
+                .await,
+        ),
+        "ListJobs" => code(
+            client
+                .list_jobs(pb::ListJobsRequest {
+                    company_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "CancelJob" => code(
+            client
+                .cancel_job(pb::CancelJobRequest {
+                    company_id,
+                    job_id: t.job_id.into(),
+                })
+                .await,
+        ),
+        "WatchJob" => code(
+            client
+                .watch_job(pb::WatchJobRequest {
+                    company_id,
+                    job_id: t.job_id.into(),
+                    after_sequence: 0,
+                })
+                .await,
+        ),
+        "ListProfiles" => code(
+            client
+                .list_profiles(pb::ListProfilesRequest { company_id })
+                .await,
+        ),
+        "GetProfile" => code(
+            client
+                .get_profile(pb::GetProfileRequest {
+                    company_id,
+                    profile_id: t.profile_id,
+                })
+                .await,
+        ),
+        "CreateProfile" => code(
+            client
+                .create_profile(pb::CreateProfileRequest {
+                    company_id,
+                    profile: Some(profile(
+                        &format!("matrix {}", uuid::Uuid::now_v7()),
+                        320,
+                        180,
+                    )),
+                })
+                .await,
+        ),
+        "UpdateProfile" => {
+            let mut p = profile("matrix updated", 320, 180);
+            p.id = t.profile_id;
+            code(
+                client
+                    .update_profile(pb::UpdateProfileRequest {
+                        company_id,
+                        profile: Some(p),
+                    })
+                    .await,
+            )
+        }
+        "DeleteProfile" => code(
+            client
+                .delete_profile(pb::DeleteProfileRequest {
+                    company_id,
+                    profile_id: t.doomed_profile_id,
+                })
+                .await,
+        ),
+        "GetUsage" => code(
+            client
+                .get_usage(pb::GetUsageRequest {
+                    company_id,
+                    ..Default::default()
+                })
+                .await,
+        ),
+        "RotateWebhookSecret" => code(
+            client
+                .rotate_webhook_secret(pb::RotateWebhookSecretRequest { company_id })
+                .await,
+        ),
+        other => panic!("no auth case for RPC {other}: add one to tests/auth.rs"),
+    }
+}
+
+/// What the caller's own token gets, and what another company's token gets when it
+/// names acme's job or profile (ids of another company look like missing ones).
+fn expected(method: &str) -> (Code, Code) {
+    match method {
+        "GetJob" | "WatchJob" | "CancelJob" | "GetProfile" | "UpdateProfile"
+        | "DeleteProfile" => (
+            if method == "CancelJob" {
+                Code::Unimplemented
+            } else {
+                Code::Ok
+            },
+            Code::NotFound,
+        ),
+        "GetUsage" => (Code::Unimplemented, Code::Unimplemented),
+        _ => (Code::Ok, Code::Ok),
+    }
+}
+
+async fn create_profile(client: &mut common::Client, p: pb::Profile) -> pb::Profile {
+    client
+        .create_profile(pb::CreateProfileRequest {
+            company_id: String::new(),
+            profile: Some(p),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn auth_matrix(backend: Backend) {
+    let app = common::spawn_app_with(
+        backend,
+        AppOptions {
+            paused: true,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let job = app
+        .submit(order(
+            &clip_5s(),
+            vec![output("a.mp4", "System preset: Generic 360p")],
+        ))
+        .await
+        .unwrap();
+    let mut acme = app.client.clone();
+    let kept = create_profile(&mut acme, profile("acme kept", 320, 180)).await;
+    let doomed = create_profile(&mut acme, profile("acme doomed", 320, 180)).await;
+    assert!(kept.id >= 100 && doomed.id > kept.id, "{} {}", kept.id, doomed.id);
+
+    let globex_token = make_company(app.app(), "globex", false).await;
+    let (revoked, revoked_token) = app
+        .app()
+        .admin
+        .create_token(COMPANY, Some("to revoke"))
+        .await
+        .unwrap();
+    app.app().admin.revoke_token(&revoked.id).await.unwrap();
+    let unknown = transcoder::auth::secrets::new_api_token();
+
+    let acme_target = Target {
+        company_id: COMPANY,
+        job_id: &job.id,
+        profile_id: kept.id,
+        doomed_profile_id: doomed.id,
+    };
+    let own_company_implied = Target {
+        company_id: "",
+        ..acme_target
+    };
+    let methods = rpc_names();
+    assert!(methods.len() >= 12, "{methods:?}");
+    for method in &methods {
+        let (own, foreign_resource) = expected(method);
+        let refused: [(&str, Option<String>); 4] = [
+            ("no token", None),
+            ("malformed header", Some(format!("Token {}", app.token))),
+            ("unknown token", bearer(&unknown)),
+            ("revoked token", bearer(&revoked_token)),
+        ];
+        for (case, header) in refused {
+            let mut client = raw_client(&app, header).await;
+            assert_eq!(
+                call(&mut client, method, &acme_target).await,
+                Code::Unauthenticated,
+                "{method} with {case}"
+            );
+        }
+        let mut globex = raw_client(&app, bearer(&globex_token)).await;
+        assert_eq!(
+            call(&mut globex, method, &acme_target).await,
+            Code::PermissionDenied,
+            "{method}: another company's token naming acme"
+        );
+        assert_eq!(
+            call(&mut globex, method, &own_company_implied).await,
+            foreign_resource,
+            "{method}: another company's token on acme's ids"
+        );
+        let mut acme_client = raw_client(&app, bearer(&app.token)).await;
+        assert_eq!(
+            call(&mut acme_client, method, &acme_target).await,
+            own,
+            "{method}: own token"
+        );
+    }
+
+    // The refusal says how to authenticate.
+    let status = raw_client(&app, None)
+        .await
+        .list_jobs(pb::ListJobsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.metadata().get("www-authenticate").unwrap(),
+        "Bearer"
+    );
+    assert!(status.message().contains("Authorization"), "{}", status.message());
+    app.shutdown().await;
+}
+on_both_backends!(every_rpc_checks_the_token, super::auth_matrix);
+
+async fn http_matrix(backend: Backend) {
+    let app = common::spawn_app_with(
+        backend,
+        AppOptions {
+            paused: true,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let globex_token = make_company(app.app(), "globex", false).await;
+    let (revoked, revoked_token) = app
+        .app()
+        .admin
+        .create_token(COMPANY, None)
+        .await
+        .unwrap();
+    app.app().admin.revoke_token(&revoked.id).await.unwrap();
+    let base = format!("http://{}", app.app().http_addr);
+    let http = reqwest::Client::new();
+    let get = |path: &str, authorization: Option<String>| {
+        let mut request = http
+            .get(format!("{base}{path}"))
+            .timeout(Duration::from_secs(10));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request.send()
+    };
+    let refused = [
+        None,
+        Some(format!("Basic {}", app.token)),
+        bearer(&transcoder::auth::secrets::new_api_token()),
+        bearer(&revoked_token),
+    ];
+    for header in refused {
+        let response = get("/v1/me", header.clone()).await.unwrap();
+        assert_eq!(response.status(), 401, "{header:?}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "UNAUTHENTICATED", "{body}");
+        // /healthz stays open whatever is sent.
+        assert_eq!(get("/healthz", header).await.unwrap().status(), 200);
+    }
+    for (token, company) in [(&app.token, COMPANY), (&globex_token, "globex")] {
+        let response = get("/v1/me", bearer(token)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["company_id"], company, "{body}");
+    }
+    app.shutdown().await;
+}
+on_both_backends!(http_routes_check_the_token, super::http_matrix);
+
+/// Polls until `client` is refused, for at most 5 s (the revocation promise).
+async fn refused_within_5s(client: &mut common::Client) -> Duration {
+    let started = Instant::now();
+    loop {
+        match client.list_jobs(pb::ListJobsRequest::default()).await {
+            Err(status) if status.code() == Code::Unauthenticated => return started.elapsed(),
+            Err(status) => panic!("unexpected {status:?}"),
+            Ok(_) => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still accepted 5 s later"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn revocation_disabling_and_deletion(backend: Backend) {
+    let app = common::spawn_app(backend).await;
+    let admin = app.app().admin.clone();
+    // A second API replica on the same database, as another pod would be.
+    let sibling = app.start_sibling(transcoder::config::Role::Api).await;
+    let (token, secret) = admin.create_token(COMPANY, Some("ci")).await.unwrap();
+    let mut here = common::connect(app.app(), &secret).await;
+    let mut there = common::connect(&sibling, &secret).await;
+    here.list_jobs(pb::ListJobsRequest::default()).await.unwrap();
+    there.list_jobs(pb::ListJobsRequest::default()).await.unwrap();
+    let listed = admin.tokens(COMPANY).await.unwrap();
+    let used = listed.iter().find(|t| t.id == token.id).unwrap();
+    assert!(used.last_used_at.is_some(), "last use recorded");
+    assert_eq!(used.name, "ci");
+
+    admin.revoke_token(&token.id).await.unwrap();
+    refused_within_5s(&mut here).await;
+    refused_within_5s(&mut there).await;
+    let again = admin.revoke_token(&token.id).await.unwrap_err();
+    assert_eq!(again.code, transcoder::error::ErrorCode::FailedPrecondition);
+    assert!(
+        admin.revoke_token("tok_nope").await.unwrap_err().code
+            == transcoder::error::ErrorCode::NotFound
+    );
+
+    // Disabling a company stops its tokens; enabling it brings them back.
+    let mut acme = app.client.clone();
+    acme.list_jobs(pb::ListJobsRequest::default()).await.unwrap();
+    let disable = |disabled| transcoder::admin::CompanyChanges {
+        disabled: Some(disabled),
+        ..Default::default()
+    };
+    admin.update_company(COMPANY, disable(true)).await.unwrap();
+    refused_within_5s(&mut acme).await;
+    admin.update_company(COMPANY, disable(false)).await.unwrap();
+    let started = Instant::now();
+    while acme.list_jobs(pb::ListJobsRequest::default()).await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(5), "not back after enabling");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A deleted company's tokens stop, and its slug is not given out again.
+    admin.delete_company(COMPANY).await.unwrap();
+    refused_within_5s(&mut acme).await;
+    let reuse = admin
+        .create_company(transcoder::admin::NewCompany {
+            slug: COMPANY.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(reuse.code, transcoder::error::ErrorCode::AlreadyExists);
+    let unknown = admin.create_token("no-such-company", None).await.unwrap_err();
+    assert_eq!(unknown.code, transcoder::error::ErrorCode::NotFound);
+    sibling.shutdown().await;
+    app.shutdown().await;
+}
+on_both_backends!(
+    revoked_disabled_and_deleted_stop_working,
+    super::revocation_disabling_and_deletion
+);
+
+async fn priority_needs_the_entitlement(backend: Backend) {
+    let app = common::spawn_app_with(
+        backend,
+        AppOptions {
+            paused: true,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let urgent = |priority| {
+        let mut o = order(&clip_5s(), vec![output("u.mp4", "System preset: Generic 360p")]);
+        o.priority = Some(priority);
+        o
+    };
+    let status = app.submit(urgent(8)).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert!(status.message().contains("priority-transcoding"), "{}", status.message());
+    use tonic_types::StatusExt;
+    let fields: Vec<String> = status
+        .get_details_bad_request()
+        .unwrap()
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, vec!["order.priority"]);
+    assert_eq!(app.submit(urgent(5)).await.unwrap().priority, 5);
+    assert_eq!(app.submit(urgent(11)).await.unwrap_err().code(), Code::InvalidArgument);
+
+    let vip_token = make_company(app.app(), "vip", true).await;
+    let vip = common::connect(app.app(), &vip_token).await;
+    let job = vip
+        .clone()
+        .submit_job(pb::SubmitJobRequest {
+            company_id: "vip".into(),
+            order: Some(urgent(10)),
+            idempotency_key: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(job.priority, 10);
+    assert_eq!(job.company_id, "vip");
+    app.shutdown().await;
+}
+on_both_backends!(priority_entitlement, super::priority_needs_the_entitlement);
+
+/// Every stored row, as text, for the secrets-at-rest check.
+async fn database_text(app: &TestApp) -> String {
+    use sea_orm::{ConnectionTrait, Database, Statement};
+    match app.backend {
+        Backend::Sqlite => {
+            let mut text = String::new();
+            for suffix in ["", "-wal"] {
+                let path = app.data_dir.path().join(format!("transcoder.db{suffix}"));
+                if let Ok(bytes) = std::fs::read(&path) {
+                    text.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            }
+            assert!(text.contains("api_tokens"), "the database file was read");
+            text
+        }
+        Backend::Postgres => {
+            let url = app.settings().database.url.clone().unwrap();
+            let db = Database::connect(url).await.unwrap();
+            let backend = db.get_database_backend();
+            let tables = db
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+                ))
+                .await
+                .unwrap();
+            let mut text = String::new();
+            for table in tables {
+                let name: String = table.try_get("", "table_name").unwrap();
+                let rows = db
+                    .query_all_raw(Statement::from_string(
+                        backend,
+                        format!("SELECT CAST(t AS TEXT) AS row FROM \"{name}\" t"),
+                    ))
+                    .await
+                    .unwrap();
+                for row in rows {
+                    let row: String = row.try_get("", "row").unwrap();
+                    text.push_str(&row);
+                    text.push('\n');
+                }
+            }
+            assert!(text.contains("globex"), "the rows were read");
+            text
+        }
+    }
+}
+
+async fn secrets_are_stored_hashed(backend: Backend) {
+    let app = common::spawn_app_with(
+        backend,
+        AppOptions {
+            paused: true,
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let admin = &app.app().admin;
+    let (_, application_id) = admin
+        .create_company(transcoder::admin::NewCompany {
+            slug: "globex".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let (_, token) = admin.create_token("globex", None).await.unwrap();
+    let rotated = admin.rotate_application_id("globex").await.unwrap();
+    // Used once, so the token's row has been read and written since.
+    common::connect(app.app(), &token)
+        .await
+        .list_jobs(pb::ListJobsRequest::default())
+        .await
+        .unwrap();
+    let stored = database_text(&app).await;
+    for secret in [&token, &app.token, &application_id, &rotated] {
+        assert!(!stored.contains(secret.as_str()), "{secret} is stored in plain text");
+        let tail = &secret[secret.len() - 20..];
+        assert!(!stored.contains(tail), "part of {secret} is stored");
+    }
+    assert!(stored.contains(&transcoder::auth::secrets::hash_secret(&token)));
+    // The application id identifies its company; the rotated-away one no longer does.
+    assert_eq!(admin.company_by_application_id(&rotated).await.unwrap().id.as_str(), "globex");
+    assert!(admin.company_by_application_id(&application_id).await.is_err());
+    app.shutdown().await;
+}
+on_both_backends!(no_plaintext_secrets_at_rest, super::secrets_are_stored_hashed);
+
+async fn submissions_are_rate_limited(backend: Backend) {
+    let app = common::spawn_app_with(
+        backend,
+        AppOptions {
+            paused: true,
+            configure: Some(Box::new(|s| {
+                s.limits.submit_rate_per_second = 1.0;
+                s.limits.submit_burst = 2;
+            })),
+            ..AppOptions::default()
+        },
+    )
+    .await;
+    let one = || order(&clip_5s(), vec![output("r.mp4", "System preset: Generic 360p")]);
+    app.submit(one()).await.unwrap();
+    app.submit(one()).await.unwrap();
+    let limited = app.submit(one()).await.unwrap_err();
+    assert_eq!(limited.code(), Code::ResourceExhausted);
+    let retry_after: u64 = limited
+        .metadata()
+        .get("retry-after")
+        .expect("retry-after")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "{retry_after}");
+    use tonic_types::StatusExt;
+    let delay = limited.get_details_retry_info().unwrap().retry_delay.unwrap();
+    assert!(delay <= Duration::from_secs(retry_after));
+    // Other operations are not limited; the bucket refills at the advertised time.
+    app.client
+        .clone()
+        .list_jobs(pb::ListJobsRequest::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    app.submit(one()).await.expect("accepted after retry-after");
+
+    // A company's own limit replaces the default (0: none).
+    let globex_token = make_company(app.app(), "globex", false).await;
+    app.app()
+        .admin
+        .update_company(
+            "globex",
+            transcoder::admin::CompanyChanges {
+                rate_limit: Some(Some(transcoder::domain::RateLimit {
+                    per_second: 0.0,
+                    burst: 1,
+                })),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let globex = common::connect(app.app(), &globex_token).await;
+    for _ in 0..10 {
+        globex
+            .clone()
+            .submit_job(pb::SubmitJobRequest {
+                company_id: String::new(),
+                order: Some(one()),
+                idempotency_key: String::new(),
+            })
+            .await
+            .expect("no limit for globex");
+    }
+    app.shutdown().await;
+}
+on_both_backends!(rate_limit_answers_with_retry_after, super::submissions_are_rate_limited);
