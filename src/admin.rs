@@ -37,8 +37,7 @@ pub struct CompanyChanges {
 
 fn check_name(name: &str) -> Result<String> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.contains(char::is_control)
-    {
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.contains(char::is_control) {
         return Err(Error::invalid_argument(
             "name",
             format!("must be 1..{MAX_NAME_CHARS} printable characters"),

@@ -70,8 +70,7 @@ impl RunningApp {
         let repo: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(db.clone()));
         let notifications: Arc<dyn NotificationRepository> =
             Arc::new(SeaNotificationRepository::new(db.clone()));
-        let companies: Arc<dyn CompanyRepository> =
-            Arc::new(SeaCompanyRepository::new(db.clone()));
+        let companies: Arc<dyn CompanyRepository> = Arc::new(SeaCompanyRepository::new(db.clone()));
         let authenticator = Arc::new(Authenticator::new(companies.clone()));
         let hub = EventHub::new(
             repo.clone(),
@@ -139,8 +138,8 @@ impl RunningApp {
             .with_context(|| format!("binding HTTP on {}", settings.server.http_addr))?;
         let http_addr = http_listener.local_addr()?;
         let http_shutdown = shutdown.clone();
-        let http_router = crate::api::http::router()
-            .layer(AuthLayer::new(authenticator.clone(), HttpRejection));
+        let http_router =
+            crate::api::http::router().layer(AuthLayer::new(authenticator.clone(), HttpRejection));
         servers.push(tokio::spawn(async move {
             let serve = axum::serve(http_listener, http_router)
                 .with_graceful_shutdown(http_shutdown.cancelled_owned());

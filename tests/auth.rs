@@ -19,7 +19,10 @@ use transcoder::proto::transcoder_service_client::TranscoderServiceClient;
 struct RawAuthorization(Option<String>);
 
 impl Interceptor for RawAuthorization {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(value) = &self.0 {
             request
                 .metadata_mut()
@@ -47,8 +50,8 @@ fn bearer(token: &str) -> Option<String> {
 /// The RPCs of `transcoder.v1.TranscoderService`, from the descriptor the server
 /// reflects: a new RPC without a case in [`call`] fails the matrix.
 fn rpc_names() -> Vec<String> {
-    let set = prost_types::FileDescriptorSet::decode(transcoder::proto::FILE_DESCRIPTOR_SET)
-        .unwrap();
+    let set =
+        prost_types::FileDescriptorSet::decode(transcoder::proto::FILE_DESCRIPTOR_SET).unwrap();
     let service = set
         .file
         .iter()
@@ -213,8 +216,7 @@ async fn call(client: &mut RawClient, method: &str, t: &Target<'_>) -> Code {
 /// names acme's job or profile (ids of another company look like missing ones).
 fn expected(method: &str) -> (Code, Code) {
     match method {
-        "GetJob" | "WatchJob" | "CancelJob" | "GetProfile" | "UpdateProfile"
-        | "DeleteProfile" => (
+        "GetJob" | "WatchJob" | "CancelJob" | "GetProfile" | "UpdateProfile" | "DeleteProfile" => (
             if method == "CancelJob" {
                 Code::Unimplemented
             } else {
@@ -257,7 +259,12 @@ async fn auth_matrix(backend: Backend) {
     let mut acme = app.client.clone();
     let kept = create_profile(&mut acme, profile("acme kept", 320, 180)).await;
     let doomed = create_profile(&mut acme, profile("acme doomed", 320, 180)).await;
-    assert!(kept.id >= 100 && doomed.id > kept.id, "{} {}", kept.id, doomed.id);
+    assert!(
+        kept.id >= 100 && doomed.id > kept.id,
+        "{} {}",
+        kept.id,
+        doomed.id
+    );
 
     let globex_token = make_company(app.app(), "globex", false).await;
     let (revoked, revoked_token) = app
@@ -322,11 +329,12 @@ async fn auth_matrix(backend: Backend) {
         .list_jobs(pb::ListJobsRequest::default())
         .await
         .unwrap_err();
-    assert_eq!(
-        status.metadata().get("www-authenticate").unwrap(),
-        "Bearer"
+    assert_eq!(status.metadata().get("www-authenticate").unwrap(), "Bearer");
+    assert!(
+        status.message().contains("Authorization"),
+        "{}",
+        status.message()
     );
-    assert!(status.message().contains("Authorization"), "{}", status.message());
     app.shutdown().await;
 }
 on_both_backends!(every_rpc_checks_the_token, super::auth_matrix);
@@ -341,12 +349,7 @@ async fn http_matrix(backend: Backend) {
     )
     .await;
     let globex_token = make_company(app.app(), "globex", false).await;
-    let (revoked, revoked_token) = app
-        .app()
-        .admin
-        .create_token(COMPANY, None)
-        .await
-        .unwrap();
+    let (revoked, revoked_token) = app.app().admin.create_token(COMPANY, None).await.unwrap();
     app.app().admin.revoke_token(&revoked.id).await.unwrap();
     let base = format!("http://{}", app.app().http_addr);
     let http = reqwest::Client::new();
@@ -409,8 +412,13 @@ async fn revocation_disabling_and_deletion(backend: Backend) {
     let (token, secret) = admin.create_token(COMPANY, Some("ci")).await.unwrap();
     let mut here = common::connect(app.app(), &secret).await;
     let mut there = common::connect(&sibling, &secret).await;
-    here.list_jobs(pb::ListJobsRequest::default()).await.unwrap();
-    there.list_jobs(pb::ListJobsRequest::default()).await.unwrap();
+    here.list_jobs(pb::ListJobsRequest::default())
+        .await
+        .unwrap();
+    there
+        .list_jobs(pb::ListJobsRequest::default())
+        .await
+        .unwrap();
     let listed = admin.tokens(COMPANY).await.unwrap();
     let used = listed.iter().find(|t| t.id == token.id).unwrap();
     assert!(used.last_used_at.is_some(), "last use recorded");
@@ -428,7 +436,9 @@ async fn revocation_disabling_and_deletion(backend: Backend) {
 
     // Disabling a company stops its tokens; enabling it brings them back.
     let mut acme = app.client.clone();
-    acme.list_jobs(pb::ListJobsRequest::default()).await.unwrap();
+    acme.list_jobs(pb::ListJobsRequest::default())
+        .await
+        .unwrap();
     let disable = |disabled| transcoder::admin::CompanyChanges {
         disabled: Some(disabled),
         ..Default::default()
@@ -437,8 +447,15 @@ async fn revocation_disabling_and_deletion(backend: Backend) {
     refused_within_5s(&mut acme).await;
     admin.update_company(COMPANY, disable(false)).await.unwrap();
     let started = Instant::now();
-    while acme.list_jobs(pb::ListJobsRequest::default()).await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(5), "not back after enabling");
+    while acme
+        .list_jobs(pb::ListJobsRequest::default())
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not back after enabling"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -453,7 +470,10 @@ async fn revocation_disabling_and_deletion(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(reuse.code, transcoder::error::ErrorCode::AlreadyExists);
-    let unknown = admin.create_token("no-such-company", None).await.unwrap_err();
+    let unknown = admin
+        .create_token("no-such-company", None)
+        .await
+        .unwrap_err();
     assert_eq!(unknown.code, transcoder::error::ErrorCode::NotFound);
     sibling.shutdown().await;
     app.shutdown().await;
@@ -473,13 +493,20 @@ async fn priority_needs_the_entitlement(backend: Backend) {
     )
     .await;
     let urgent = |priority| {
-        let mut o = order(&clip_5s(), vec![output("u.mp4", "System preset: Generic 360p")]);
+        let mut o = order(
+            &clip_5s(),
+            vec![output("u.mp4", "System preset: Generic 360p")],
+        );
         o.priority = Some(priority);
         o
     };
     let status = app.submit(urgent(8)).await.unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert!(status.message().contains("priority-transcoding"), "{}", status.message());
+    assert!(
+        status.message().contains("priority-transcoding"),
+        "{}",
+        status.message()
+    );
     use tonic_types::StatusExt;
     let fields: Vec<String> = status
         .get_details_bad_request()
@@ -490,7 +517,10 @@ async fn priority_needs_the_entitlement(backend: Backend) {
         .collect();
     assert_eq!(fields, vec!["order.priority"]);
     assert_eq!(app.submit(urgent(5)).await.unwrap().priority, 5);
-    assert_eq!(app.submit(urgent(11)).await.unwrap_err().code(), Code::InvalidArgument);
+    assert_eq!(
+        app.submit(urgent(11)).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
 
     let vip_token = make_company(app.app(), "vip", true).await;
     let vip = common::connect(app.app(), &vip_token).await;
@@ -585,17 +615,36 @@ async fn secrets_are_stored_hashed(backend: Backend) {
         .unwrap();
     let stored = database_text(&app).await;
     for secret in [&token, &app.token, &application_id, &rotated] {
-        assert!(!stored.contains(secret.as_str()), "{secret} is stored in plain text");
+        assert!(
+            !stored.contains(secret.as_str()),
+            "{secret} is stored in plain text"
+        );
         let tail = &secret[secret.len() - 20..];
         assert!(!stored.contains(tail), "part of {secret} is stored");
     }
     assert!(stored.contains(&transcoder::auth::secrets::hash_secret(&token)));
     // The application id identifies its company; the rotated-away one no longer does.
-    assert_eq!(admin.company_by_application_id(&rotated).await.unwrap().id.as_str(), "globex");
-    assert!(admin.company_by_application_id(&application_id).await.is_err());
+    assert_eq!(
+        admin
+            .company_by_application_id(&rotated)
+            .await
+            .unwrap()
+            .id
+            .as_str(),
+        "globex"
+    );
+    assert!(
+        admin
+            .company_by_application_id(&application_id)
+            .await
+            .is_err()
+    );
     app.shutdown().await;
 }
-on_both_backends!(no_plaintext_secrets_at_rest, super::secrets_are_stored_hashed);
+on_both_backends!(
+    no_plaintext_secrets_at_rest,
+    super::secrets_are_stored_hashed
+);
 
 async fn submissions_are_rate_limited(backend: Backend) {
     let app = common::spawn_app_with(
@@ -610,7 +659,12 @@ async fn submissions_are_rate_limited(backend: Backend) {
         },
     )
     .await;
-    let one = || order(&clip_5s(), vec![output("r.mp4", "System preset: Generic 360p")]);
+    let one = || {
+        order(
+            &clip_5s(),
+            vec![output("r.mp4", "System preset: Generic 360p")],
+        )
+    };
     app.submit(one()).await.unwrap();
     app.submit(one()).await.unwrap();
     let limited = app.submit(one()).await.unwrap_err();
@@ -625,7 +679,11 @@ async fn submissions_are_rate_limited(backend: Backend) {
         .unwrap();
     assert!((1..=2).contains(&retry_after), "{retry_after}");
     use tonic_types::StatusExt;
-    let delay = limited.get_details_retry_info().unwrap().retry_delay.unwrap();
+    let delay = limited
+        .get_details_retry_info()
+        .unwrap()
+        .retry_delay
+        .unwrap();
     assert!(delay <= Duration::from_secs(retry_after));
     // Other operations are not limited; the bucket refills at the advertised time.
     app.client
@@ -666,4 +724,7 @@ async fn submissions_are_rate_limited(backend: Backend) {
     }
     app.shutdown().await;
 }
-on_both_backends!(rate_limit_answers_with_retry_after, super::submissions_are_rate_limited);
+on_both_backends!(
+    rate_limit_answers_with_retry_after,
+    super::submissions_are_rate_limited
+);

@@ -41,24 +41,56 @@ async fn operators_manage_companies_and_tokens_from_the_cli() {
     let data = dir.path();
     let application_id = ok(transcoder(
         data,
-        &["company", "create", "acme", "--name", "Acme Corp", "--rate-limit", "5"],
+        &[
+            "company",
+            "create",
+            "acme",
+            "--name",
+            "Acme Corp",
+            "--rate-limit",
+            "5",
+        ],
     ));
     assert!(application_id.starts_with("app_") && application_id.len() > 40);
-    fails(transcoder(data, &["company", "create", "acme"]), "already exists");
+    fails(
+        transcoder(data, &["company", "create", "acme"]),
+        "already exists",
+    );
     fails(transcoder(data, &["company", "create", "Bad_Slug"]), "slug");
-    fails(transcoder(data, &["token", "create", "nobody"]), "no company 'nobody'");
+    fails(
+        transcoder(data, &["token", "create", "nobody"]),
+        "no company 'nobody'",
+    );
     ok(transcoder(
         data,
-        &["company", "update", "acme", "--priority-transcoding", "true"],
+        &[
+            "company",
+            "update",
+            "acme",
+            "--priority-transcoding",
+            "true",
+        ],
     ));
     let companies = ok(transcoder(data, &["company", "list"]));
-    assert!(companies.contains("acme") && companies.contains("Acme Corp"), "{companies}");
-    assert!(companies.contains("priority-transcoding=true"), "{companies}");
+    assert!(
+        companies.contains("acme") && companies.contains("Acme Corp"),
+        "{companies}"
+    );
+    assert!(
+        companies.contains("priority-transcoding=true"),
+        "{companies}"
+    );
     assert!(companies.contains("5/s burst 5"), "{companies}");
-    let rotated = ok(transcoder(data, &["company", "rotate-application-id", "acme"]));
+    let rotated = ok(transcoder(
+        data,
+        &["company", "rotate-application-id", "acme"],
+    ));
     assert_ne!(rotated, application_id);
 
-    let token = ok(transcoder(data, &["token", "create", "acme", "--name", "laptop"]));
+    let token = ok(transcoder(
+        data,
+        &["token", "create", "acme", "--name", "laptop"],
+    ));
     assert!(token.starts_with("tc_"), "{token}");
     let listed = ok(transcoder(data, &["token", "list", "acme"]));
     assert!(listed.contains("laptop"), "{listed}");
@@ -92,11 +124,23 @@ async fn operators_manage_companies_and_tokens_from_the_cli() {
     assert_eq!(me.profiles.len(), 6);
 
     ok(transcoder(data, &["token", "revoke", &token_id]));
-    fails(transcoder(data, &["token", "revoke", &token_id]), "already revoked");
-    fails(transcoder(data, &["token", "revoke", "tok_missing"]), "no token");
+    fails(
+        transcoder(data, &["token", "revoke", &token_id]),
+        "already revoked",
+    );
+    fails(
+        transcoder(data, &["token", "revoke", "tok_missing"]),
+        "no token",
+    );
     let listed = ok(transcoder(data, &["token", "list", "acme"]));
-    assert!(!listed.lines().last().unwrap().ends_with('-'), "revocation time shown: {listed}");
+    assert!(
+        !listed.lines().last().unwrap().ends_with('-'),
+        "revocation time shown: {listed}"
+    );
     ok(transcoder(data, &["company", "delete", "acme"]));
-    fails(transcoder(data, &["company", "update", "acme", "--disable"]), "no company");
+    fails(
+        transcoder(data, &["company", "update", "acme", "--disable"]),
+        "no company",
+    );
     app.shutdown().await;
 }

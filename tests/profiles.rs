@@ -138,15 +138,23 @@ async fn crud_and_validation(backend: Backend) {
     assert_eq!(list(&mut acme).await.len(), 6, "only the system presets");
 
     // Create, read, list.
-    let small = create(&mut acme, profile("Acme small", 320, 180)).await.unwrap();
-    assert!(small.id >= 100, "company ids never collide with presets: {}", small.id);
+    let small = create(&mut acme, profile("Acme small", 320, 180))
+        .await
+        .unwrap();
+    assert!(
+        small.id >= 100,
+        "company ids never collide with presets: {}",
+        small.id
+    );
     assert_eq!(small.company_id, "acme");
     assert!(!small.system);
     assert_eq!(get(&mut acme, small.id).await.unwrap(), small);
     let listed = list(&mut acme).await;
     assert_eq!(listed.len(), 7);
     assert!(listed.iter().any(|p| p.id == small.id));
-    let dup = create(&mut acme, profile("ACME-small", 640, 360)).await.unwrap_err();
+    let dup = create(&mut acme, profile("ACME-small", 640, 360))
+        .await
+        .unwrap_err();
     assert_eq!(bad_fields(&dup), vec!["profile.description"]);
 
     // Update, including switching restrict_bitrate on and off.
@@ -180,15 +188,24 @@ async fn crud_and_validation(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(deleted_preset.code(), Code::PermissionDenied);
-    assert_eq!(get(&mut acme, 99_999).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        get(&mut acme, 99_999).await.unwrap_err().code(),
+        Code::NotFound
+    );
 
     // Another company sees none of it, and cannot use it in an order.
     let mut globex = app.client_of("globex").await;
-    assert_eq!(get(&mut globex, small.id).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        get(&mut globex, small.id).await.unwrap_err().code(),
+        Code::NotFound
+    );
     assert_eq!(list(&mut globex).await.len(), 6);
     let mut theirs = small.clone();
     theirs.description = "hijack".into();
-    assert_eq!(update(&mut globex, theirs).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        update(&mut globex, theirs).await.unwrap_err().code(),
+        Code::NotFound
+    );
     let mut foreign_order = order(&clip_5s(), Vec::new());
     foreign_order.outputs = vec![pb::OutputSpec {
         label: String::new(),
@@ -205,7 +222,9 @@ async fn crud_and_validation(backend: Backend) {
         .unwrap_err();
     assert_eq!(bad_fields(&refused), vec!["order.outputs[0].profile_id"]);
     // The same description is free in another company.
-    create(&mut globex, profile("Acme small", 320, 180)).await.unwrap();
+    create(&mut globex, profile("Acme small", 320, 180))
+        .await
+        .unwrap();
 
     // Delete is soft: gone for new use, unknown afterwards.
     acme.delete_profile(pb::DeleteProfileRequest {
@@ -214,7 +233,10 @@ async fn crud_and_validation(backend: Backend) {
     })
     .await
     .unwrap();
-    assert_eq!(get(&mut acme, small.id).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        get(&mut acme, small.id).await.unwrap_err().code(),
+        Code::NotFound
+    );
     assert_eq!(list(&mut acme).await.len(), 6);
     app.shutdown().await;
 }
@@ -259,7 +281,12 @@ async fn jobs_snapshot_their_profiles(backend: Backend) {
 
     app.app().workers.resume();
     let done = app.finish(&job.id).await;
-    assert_eq!(done.state, pb::JobState::Succeeded as i32, "{:?}", done.error);
+    assert_eq!(
+        done.state,
+        pb::JobState::Succeeded as i32,
+        "{:?}",
+        done.error
+    );
     for output in &done.outputs {
         let media = output.media.clone().unwrap();
         assert_eq!((media.width, media.height), (320, 180), "{}", output.label);

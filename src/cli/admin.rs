@@ -214,7 +214,9 @@ pub async fn token(args: TokenArgs) -> anyhow::Result<()> {
         }
         TokenCommand::List { company } => {
             let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                t.map_or("-".to_owned(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                t.map_or("-".to_owned(), |t| {
+                    t.format("%Y-%m-%d %H:%M:%S").to_string()
+                })
             };
             println!(
                 "{:<36} {:<20} {:<19} {:<19} revoked",

@@ -2,11 +2,11 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
+use transcoder::admin::{Admin, NewCompany};
 use transcoder::app::RunningApp;
 use transcoder::config::Settings;
-use transcoder::media::testclip::{ClipSpec, generate_clip};
-use transcoder::admin::{Admin, NewCompany};
 use transcoder::error::ErrorCode;
+use transcoder::media::testclip::{ClipSpec, generate_clip};
 use transcoder::proto as pb;
 
 const COMPANY: &str = "demo";

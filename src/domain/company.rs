@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct CompanyId(String);
 
 impl CompanyId {
-    pub const RULE: &'static str =
-        "must be 1..63 characters of lower-case letters, digits and '-', starting with a letter or digit";
+    pub const RULE: &'static str = "must be 1..63 characters of lower-case letters, digits and '-', starting with a letter or digit";
 
     pub fn parse(raw: &str) -> Result<Self, Error> {
         Self::parse_field(raw, "company_id")
@@ -164,7 +163,16 @@ mod tests {
         for good in ["acme", "a", "0", "acme-tv-2", &"a".repeat(63)] {
             assert!(CompanyId::parse(good).is_ok(), "{good}");
         }
-        for bad in ["", "-acme", "Acme", "ac_me", "ac.me", "ac me", &"a".repeat(64), "é"] {
+        for bad in [
+            "",
+            "-acme",
+            "Acme",
+            "ac_me",
+            "ac.me",
+            "ac me",
+            &"a".repeat(64),
+            "é",
+        ] {
             let err = CompanyId::parse(bad).unwrap_err();
             assert_eq!(err.fields[0].field, "company_id", "{bad}");
         }

@@ -148,7 +148,7 @@ fn validate_video(v: VideoDraft, bad: &mut Bad) -> Option<VideoSettings> {
         ("profile.video.width", v.width),
         ("profile.video.height", v.height),
     ] {
-        if value < 2 || value > MAX_DIMENSION {
+        if !(2..=MAX_DIMENSION).contains(&value) {
             bad.add(field, format!("must be between 2 and {MAX_DIMENSION}"));
         } else if value % 2 != 0 {
             bad.add(field, format!("must be even (4:2:0 video), got {value}"));
@@ -395,7 +395,11 @@ mod tests {
         let catalogue = ProfileCatalogue::with_company_profiles(vec![existing]);
         let mut d = draft();
         d.description = "acme-mobile".into();
-        assert!(d.clone().validate(ProfileId(101), &acme(), &catalogue).is_err());
+        assert!(
+            d.clone()
+                .validate(ProfileId(101), &acme(), &catalogue)
+                .is_err()
+        );
         // Saving the same profile again keeps its own description.
         assert!(d.validate(ProfileId(100), &acme(), &catalogue).is_ok());
     }

@@ -23,8 +23,11 @@ pub enum Revoked {
 #[async_trait]
 pub trait CompanyRepository: Send + Sync + 'static {
     /// ALREADY_EXISTS when the slug is taken (by a live or a deleted company).
-    async fn create_company(&self, company: &Company, application_id_hash: &str)
-    -> Result<(), Error>;
+    async fn create_company(
+        &self,
+        company: &Company,
+        application_id_hash: &str,
+    ) -> Result<(), Error>;
     /// Live (not deleted) companies only.
     async fn company(&self, id: &CompanyId) -> Result<Option<Company>, Error>;
     async fn companies(&self) -> Result<Vec<Company>, Error>;
@@ -96,11 +99,7 @@ fn live() -> Condition {
 
 #[async_trait]
 impl CompanyRepository for SeaCompanyRepository {
-    async fn create_company(
-        &self,
-        c: &Company,
-        application_id_hash: &str,
-    ) -> Result<(), Error> {
+    async fn create_company(&self, c: &Company, application_id_hash: &str) -> Result<(), Error> {
         let row = company::ActiveModel {
             id: Set(c.id.as_str().to_owned()),
             name: Set(c.name.clone()),

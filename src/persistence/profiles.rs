@@ -136,7 +136,10 @@ impl ProfileRepository for SeaProfileRepository {
         let settings = settings_json(p)?;
         let _turn = self.write_gate.turn().await;
         let res = profile::Entity::update_many()
-            .col_expr(profile::Column::Description, Expr::value(p.description.clone()))
+            .col_expr(
+                profile::Column::Description,
+                Expr::value(p.description.clone()),
+            )
             .col_expr(profile::Column::SettingsJson, Expr::value(settings))
             .col_expr(profile::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(profile::Column::Id.eq(id))

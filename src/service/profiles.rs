@@ -62,11 +62,13 @@ impl Service {
         draft: ProfileDraft,
     ) -> Result<Profile> {
         if is_system_id(id) {
-            return Err(if ProfileCatalogue::system_presets().find_by_id(id).is_some() {
-                read_only(id)
-            } else {
-                not_found(id)
-            });
+            return Err(
+                if ProfileCatalogue::system_presets().find_by_id(id).is_some() {
+                    read_only(id)
+                } else {
+                    not_found(id)
+                },
+            );
         }
         let catalogue = self.catalogue(caller).await?;
         if catalogue.find_by_id(id).is_none() {
@@ -82,11 +84,13 @@ impl Service {
     /// Soft delete: new orders can no longer use it; jobs keep their snapshot.
     pub async fn delete_profile(&self, caller: &Caller, id: ProfileId) -> Result<()> {
         if is_system_id(id) {
-            return Err(if ProfileCatalogue::system_presets().find_by_id(id).is_some() {
-                read_only(id)
-            } else {
-                not_found(id)
-            });
+            return Err(
+                if ProfileCatalogue::system_presets().find_by_id(id).is_some() {
+                    read_only(id)
+                } else {
+                    not_found(id)
+                },
+            );
         }
         if self.inner.profiles.delete(&caller.company, id).await? {
             Ok(())

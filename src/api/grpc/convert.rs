@@ -1,5 +1,6 @@
 //! proto <-> domain conversions.
 
+use crate::domain::ProfileId;
 use crate::domain::job::OutputResult;
 use crate::domain::notification::Notification as Delivery;
 use crate::domain::order::{
@@ -8,7 +9,6 @@ use crate::domain::order::{
 };
 use crate::domain::profile::{AudioSettings, VideoSettings};
 use crate::domain::profile_draft::{AudioDraft, ProfileDraft, VideoDraft};
-use crate::domain::ProfileId;
 use crate::domain::{EventKind, Job, JobEvent, JobState, MediaInfo, OrderRequest, Phase, Profile};
 use crate::error::Error;
 use crate::proto as pb;
@@ -220,7 +220,10 @@ pub fn job(j: &Job) -> pb::Job {
             .iter()
             .map(|o| {
                 let snapshot = j.order.outputs.iter().find(|spec| spec.label == o.label);
-                output(o, snapshot.map_or("", |spec| spec.profile.description.as_str()))
+                output(
+                    o,
+                    snapshot.map_or("", |spec| spec.profile.description.as_str()),
+                )
             })
             .collect(),
         thumbnails: Vec::new(),

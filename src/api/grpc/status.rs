@@ -47,10 +47,10 @@ pub fn to_status(err: Error) -> Status {
         status.metadata_mut().insert("retry-after", seconds.into());
     }
     if unauthenticated {
-        status
-            .metadata_mut()
-            .insert("www-authenticate", tonic::metadata::MetadataValue::from_static("Bearer"));
+        status.metadata_mut().insert(
+            "www-authenticate",
+            tonic::metadata::MetadataValue::from_static("Bearer"),
+        );
     }
     status
 }
-

@@ -97,7 +97,9 @@ fn plan(presets: &[&str], info: &transcoder::domain::MediaInfo) -> anyhow::Resul
     let outputs: Vec<OutputSpec> = presets
         .iter()
         .map(|p| {
-            let profile = profile::system_preset_named(p).expect("system preset").clone();
+            let profile = profile::system_preset_named(p)
+                .expect("system preset")
+                .clone();
             let label = format!("{}p", profile.video.as_ref().map_or(0, |v| v.height));
             OutputSpec {
                 filename: format!("out-{label}.mp4"),

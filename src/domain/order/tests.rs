@@ -43,7 +43,11 @@ fn a_good_order_validates_and_resolves_profiles() {
         ..Default::default()
     };
     let valid = order
-        .validate(&caller(false), &ProfileCatalogue::system_presets(), &policy())
+        .validate(
+            &caller(false),
+            &ProfileCatalogue::system_presets(),
+            &policy(),
+        )
         .unwrap();
     assert_eq!(valid.priority, Priority::NORMAL);
     assert_eq!(valid.outputs[0].profile.id, ProfileId(2));
@@ -70,7 +74,11 @@ fn every_bad_field_is_named() {
         ..Default::default()
     };
     let err = order
-        .validate(&caller(false), &ProfileCatalogue::system_presets(), &policy())
+        .validate(
+            &caller(false),
+            &ProfileCatalogue::system_presets(),
+            &policy(),
+        )
         .unwrap_err();
     assert_eq!(
         fields(err),
@@ -91,7 +99,11 @@ fn every_bad_field_is_named() {
 #[test]
 fn no_outputs_and_empty_origin_are_refused() {
     let err = OrderRequest::default()
-        .validate(&caller(false), &ProfileCatalogue::system_presets(), &policy())
+        .validate(
+            &caller(false),
+            &ProfileCatalogue::system_presets(),
+            &policy(),
+        )
         .unwrap_err();
     assert_eq!(fields(err), vec!["order.origin", "order.outputs"]);
 }
@@ -137,7 +149,11 @@ fn priority_above_normal_needs_the_entitlement() {
     assert_eq!(err.code, ErrorCode::PermissionDenied);
     assert_eq!(fields(err.clone()), vec!["order.priority"]);
     assert!(err.fields[0].description.contains("priority-transcoding"));
-    assert!(order(5).validate(&caller(false), &catalogue, &policy()).is_ok());
+    assert!(
+        order(5)
+            .validate(&caller(false), &catalogue, &policy())
+            .is_ok()
+    );
     let valid = order(10)
         .validate(&caller(true), &catalogue, &policy())
         .unwrap();
@@ -165,8 +181,13 @@ fn company_profiles_are_found_in_the_catalogue() {
         ..Default::default()
     };
     assert!(names_company_profiles(&order.outputs));
-    let valid = order.validate(&caller(false), &catalogue, &policy()).unwrap();
+    let valid = order
+        .validate(&caller(false), &catalogue, &policy())
+        .unwrap();
     assert_eq!(valid.outputs[0].profile.id, ProfileId(666));
     assert_eq!(valid.outputs[1].profile.description, "Acme mobile");
-    assert!(!names_company_profiles(&[output("c.mp4", ProfileRef::Id(2))]));
+    assert!(!names_company_profiles(&[output(
+        "c.mp4",
+        ProfileRef::Id(2)
+    )]));
 }
