@@ -276,6 +276,17 @@ async fn wait_running(app: &TestApp, job_id: &str) {
 
 async fn priority_jumps_the_queue(backend: Backend) {
     let app = spawn_app(backend).await;
+    app.app()
+        .admin
+        .update_company(
+            common::COMPANY,
+            transcoder::admin::CompanyChanges {
+                priority_transcoding: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let clip = clip_5s();
     let make = |priority: i32, name: &str| {
         let mut o = order(&clip, vec![output(name, "System preset: Generic 360p")]);

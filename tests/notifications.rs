@@ -73,6 +73,16 @@ async fn webhooks_are_signed_and_retried_until_accepted() {
     let app = app(None).await;
     let secret = rotate_secret(&app).await;
     assert!(secret.starts_with("whsec_"));
+    // Another company's secret is its own: rotating it changes nothing for acme.
+    let theirs = app
+        .client_of("globex")
+        .await
+        .rotate_webhook_secret(pb::RotateWebhookSecretRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .secret;
+    assert_ne!(theirs, secret);
     let job = app
         .submit(with_notification(pb::notification::Target::WebhookUrl(
             receiver.url(),
@@ -102,6 +112,7 @@ async fn webhooks_are_signed_and_retried_until_accepted() {
             "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
             request
         ));
+        assert!(!verify_signature(&theirs, request), "not globex's secret");
     }
     let ids: Vec<_> = received
         .iter()
