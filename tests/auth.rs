@@ -70,30 +70,6 @@ struct Target<'a> {
     doomed_profile_id: u64,
 }
 
-fn profile(description: &str, width: u32, height: u32) -> pb::Profile {
-    pb::Profile {
-        description: description.into(),
-        container: "mp4".into(),
-        video: Some(pb::VideoSettings {
-            codec: "h264".into(),
-            width,
-            height,
-            bitrate_kbps: 600,
-            codec_profile: "main".into(),
-            keyframe_interval_seconds: 2.0,
-            frame_rate: 0.0,
-        }),
-        audio: Some(pb::AudioSettings {
-            codec: "aac".into(),
-            bitrate_kbps: 96,
-            channels: 2,
-            sample_rate: 48_000,
-        }),
-        restrict_bitrate: true,
-        ..Default::default()
-    }
-}
-
 fn code<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Code {
     match result {
         Ok(_) => Code::Ok,
@@ -167,7 +143,7 @@ async fn call(client: &mut RawClient, method: &str, t: &Target<'_>) -> Code {
             client
                 .create_profile(pb::CreateProfileRequest {
                     company_id,
-                    profile: Some(profile(
+                    profile: Some(common::h264_profile(
                         &format!("matrix {}", uuid::Uuid::now_v7()),
                         320,
                         180,
@@ -176,7 +152,7 @@ async fn call(client: &mut RawClient, method: &str, t: &Target<'_>) -> Code {
                 .await,
         ),
         "UpdateProfile" => {
-            let mut p = profile("matrix updated", 320, 180);
+            let mut p = common::h264_profile("matrix updated", 320, 180);
             p.id = t.profile_id;
             code(
                 client
@@ -257,8 +233,8 @@ async fn auth_matrix(backend: Backend) {
         .await
         .unwrap();
     let mut acme = app.client.clone();
-    let kept = create_profile(&mut acme, profile("acme kept", 320, 180)).await;
-    let doomed = create_profile(&mut acme, profile("acme doomed", 320, 180)).await;
+    let kept = create_profile(&mut acme, common::h264_profile("acme kept", 320, 180)).await;
+    let doomed = create_profile(&mut acme, common::h264_profile("acme doomed", 320, 180)).await;
     assert!(
         kept.id >= 100 && doomed.id > kept.id,
         "{} {}",

@@ -9,30 +9,6 @@ use tonic::Code;
 use tonic_types::StatusExt;
 use transcoder::proto as pb;
 
-fn profile(description: &str, width: u32, height: u32) -> pb::Profile {
-    pb::Profile {
-        description: description.into(),
-        container: "mp4".into(),
-        video: Some(pb::VideoSettings {
-            codec: "h264".into(),
-            width,
-            height,
-            bitrate_kbps: 500,
-            codec_profile: "high".into(),
-            keyframe_interval_seconds: 1.0,
-            frame_rate: 0.0,
-        }),
-        audio: Some(pb::AudioSettings {
-            codec: "aac".into(),
-            bitrate_kbps: 96,
-            channels: 2,
-            sample_rate: 48_000,
-        }),
-        restrict_bitrate: false,
-        ..Default::default()
-    }
-}
-
 fn bad_fields(status: &tonic::Status) -> Vec<String> {
     status
         .get_details_bad_request()
@@ -98,7 +74,7 @@ async fn crud_and_validation(backend: Backend) {
     let mut acme = app.client.clone();
 
     // Every bad field is named, and nothing is saved.
-    let mut bad = profile("", 641, 0);
+    let mut bad = common::h264_profile("", 641, 0);
     bad.container = "avi".into();
     let video = bad.video.as_mut().unwrap();
     video.codec = "h263".into();
@@ -131,14 +107,17 @@ async fn crud_and_validation(backend: Backend) {
             "profile.audio.sample_rate",
         ]
     );
-    let status = create(&mut acme, profile("System preset: generic 720P", 640, 360))
-        .await
-        .unwrap_err();
+    let status = create(
+        &mut acme,
+        common::h264_profile("System preset: generic 720P", 640, 360),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(bad_fields(&status), vec!["profile.description"]);
     assert_eq!(list(&mut acme).await.len(), 6, "only the system presets");
 
     // Create, read, list.
-    let small = create(&mut acme, profile("Acme small", 320, 180))
+    let small = create(&mut acme, common::h264_profile("Acme small", 320, 180))
         .await
         .unwrap();
     assert!(
@@ -152,7 +131,7 @@ async fn crud_and_validation(backend: Backend) {
     let listed = list(&mut acme).await;
     assert_eq!(listed.len(), 7);
     assert!(listed.iter().any(|p| p.id == small.id));
-    let dup = create(&mut acme, profile("ACME-small", 640, 360))
+    let dup = create(&mut acme, common::h264_profile("ACME-small", 640, 360))
         .await
         .unwrap_err();
     assert_eq!(bad_fields(&dup), vec!["profile.description"]);
@@ -222,7 +201,7 @@ async fn crud_and_validation(backend: Backend) {
         .unwrap_err();
     assert_eq!(bad_fields(&refused), vec!["order.outputs[0].profile_id"]);
     // The same description is free in another company.
-    create(&mut globex, profile("Acme small", 320, 180))
+    create(&mut globex, common::h264_profile("Acme small", 320, 180))
         .await
         .unwrap();
 
@@ -247,9 +226,12 @@ on_both_backends!(profile_crud_and_validation, super::crud_and_validation);
 async fn jobs_snapshot_their_profiles(backend: Backend) {
     let app = paused(backend).await;
     let mut acme = app.client.clone();
-    let small = create(&mut acme, profile("Acme thumbnail video", 320, 180))
-        .await
-        .unwrap();
+    let small = create(
+        &mut acme,
+        common::h264_profile("Acme thumbnail video", 320, 180),
+    )
+    .await
+    .unwrap();
     let by_id = pb::OutputSpec {
         label: "by-id".into(),
         filename: "by-id.mp4".into(),

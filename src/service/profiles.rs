@@ -10,7 +10,11 @@ fn not_found(id: ProfileId) -> Error {
     Error::not_found(format!("profile {} not found", id.0))
 }
 
-fn read_only(id: ProfileId) -> Error {
+/// Changing an id of the presets' range: read-only if a preset has it, else not found.
+fn refuse_system_id(id: ProfileId) -> Error {
+    if ProfileCatalogue::system_presets().find_by_id(id).is_none() {
+        return not_found(id);
+    }
     Error::permission_denied(format!(
         "profile {} is a system preset, and system presets are read-only",
         id.0
@@ -62,13 +66,7 @@ impl Service {
         draft: ProfileDraft,
     ) -> Result<Profile> {
         if is_system_id(id) {
-            return Err(
-                if ProfileCatalogue::system_presets().find_by_id(id).is_some() {
-                    read_only(id)
-                } else {
-                    not_found(id)
-                },
-            );
+            return Err(refuse_system_id(id));
         }
         let catalogue = self.catalogue(caller).await?;
         if catalogue.find_by_id(id).is_none() {
@@ -84,13 +82,7 @@ impl Service {
     /// Soft delete: new orders can no longer use it; jobs keep their snapshot.
     pub async fn delete_profile(&self, caller: &Caller, id: ProfileId) -> Result<()> {
         if is_system_id(id) {
-            return Err(
-                if ProfileCatalogue::system_presets().find_by_id(id).is_some() {
-                    read_only(id)
-                } else {
-                    not_found(id)
-                },
-            );
+            return Err(refuse_system_id(id));
         }
         if self.inner.profiles.delete(&caller.company, id).await? {
             Ok(())

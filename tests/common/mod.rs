@@ -433,3 +433,28 @@ pub fn order(origin: &Path, outputs: Vec<pb::OutputSpec>) -> pb::Order {
         ..Default::default()
     }
 }
+
+/// A company profile to save: H.264 + AAC in MP4 inside `width` x `height`.
+pub fn h264_profile(description: &str, width: u32, height: u32) -> pb::Profile {
+    pb::Profile {
+        description: description.into(),
+        container: "mp4".into(),
+        video: Some(pb::VideoSettings {
+            codec: "h264".into(),
+            width,
+            height,
+            bitrate_kbps: 500,
+            codec_profile: "high".into(),
+            keyframe_interval_seconds: 1.0,
+            frame_rate: 0.0,
+        }),
+        audio: Some(pb::AudioSettings {
+            codec: "aac".into(),
+            bitrate_kbps: 96,
+            channels: 2,
+            sample_rate: 48_000,
+        }),
+        restrict_bitrate: false,
+        ..Default::default()
+    }
+}
