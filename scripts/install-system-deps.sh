@@ -16,6 +16,10 @@ PACKAGES=(
   gstreamer1.0-libav
   postgresql-client
   ffmpeg
+  # curl: the REST tests run the order dialect's own curl line.
+  curl
+  # exiftool: the preset dialect's postback `meta` is exiftool's own output.
+  libimage-exiftool-perl
 )
 PACKAGES+=("$@")
 

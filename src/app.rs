@@ -15,7 +15,7 @@ use crate::notify::email::Mailer;
 use crate::notify::schedule::RetrySchedule;
 use crate::persistence::{
     self, CompanyRepository, JobRepository, NotificationRepository, SeaCompanyRepository,
-    SeaJobRepository, SeaNotificationRepository, SeaProfileRepository,
+    SeaJobRepository, SeaNotificationRepository, SeaProfileRepository, SeaUsageRepository,
 };
 use crate::queue::{self, WorkerControl, WorkerDeps};
 use crate::service::{Repositories, Service};
@@ -95,8 +95,10 @@ impl RunningApp {
             Repositories {
                 jobs: repo.clone(),
                 notifications: notifications.clone(),
-                profiles: Arc::new(SeaProfileRepository::new(db)),
+                profiles: Arc::new(SeaProfileRepository::new(db.clone())),
+                usage: Arc::new(SeaUsageRepository::new(db)),
             },
+            settings.billing.tariff(),
             limiter,
             hub.clone(),
             policy,
@@ -138,8 +140,13 @@ impl RunningApp {
             .with_context(|| format!("binding HTTP on {}", settings.server.http_addr))?;
         let http_addr = http_listener.local_addr()?;
         let http_shutdown = shutdown.clone();
-        let http_router =
-            crate::api::http::router().layer(AuthLayer::new(authenticator.clone(), HttpRejection));
+        let rest = crate::api::rest::RestState {
+            service: service.clone(),
+            authenticator: authenticator.clone(),
+            max_body_bytes: settings.limits.max_request_body_bytes,
+        };
+        let http_router = crate::api::http::router(rest)
+            .layer(AuthLayer::new(authenticator.clone(), HttpRejection));
         servers.push(tokio::spawn(async move {
             let serve = axum::serve(http_listener, http_router)
                 .with_graceful_shutdown(http_shutdown.cancelled_owned());
@@ -245,6 +252,8 @@ async fn spawn_grpc(
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // google.rpc.BadRequest, RetryInfo, ...: so grpcurl prints error details by name.
+            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;

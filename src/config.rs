@@ -40,6 +40,7 @@ pub struct Settings {
     pub s3: S3Settings,
     pub smtp: SmtpSettings,
     pub webhooks: WebhookSettings,
+    pub billing: BillingSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -123,6 +124,53 @@ pub struct WebhookSettings {
     pub poll_interval_ms: u64,
 }
 
+/// What output minutes cost (seed: "Duration of output video in minutes * $0.0389").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BillingSettings {
+    /// A decimal, given as a string to keep it exact (`"0.0389"`); a number is accepted
+    /// and read by its shortest decimal form. Must not be negative.
+    #[serde(
+        serialize_with = "rust_decimal::serde::str::serialize",
+        deserialize_with = "price"
+    )]
+    pub price_per_minute: rust_decimal::Decimal,
+    pub currency: String,
+}
+
+impl BillingSettings {
+    pub fn tariff(&self) -> crate::domain::Tariff {
+        crate::domain::Tariff {
+            price_per_minute: self.price_per_minute,
+            currency: self.currency.clone(),
+        }
+    }
+}
+
+// Environment variables reach us as numbers when they look like one
+// (`TRANSCODER__BILLING__PRICE_PER_MINUTE=0.05`), so a number is read through its
+// shortest decimal form, which is what was typed.
+fn price<'de, D: serde::Deserializer<'de>>(d: D) -> Result<rust_decimal::Decimal, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(f64),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::Text(s) => s.trim().to_owned(),
+        Raw::Number(n) => n.to_string(),
+    };
+    let price: rust_decimal::Decimal = text
+        .parse()
+        .map_err(|e| serde::de::Error::custom(format!("price_per_minute {text:?}: {e}")))?;
+    if price.is_sign_negative() {
+        return Err(serde::de::Error::custom(
+            "price_per_minute must not be negative",
+        ));
+    }
+    Ok(price)
+}
+
 fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<String>, D::Error> {
@@ -157,6 +205,8 @@ pub struct Limits {
     pub submit_rate_per_second: f64,
     /// How many submissions may come at once before the rate applies.
     pub submit_burst: u32,
+    /// REST request bodies above this are refused (413) before they are read whole.
+    pub max_request_body_bytes: usize,
 }
 
 impl Default for Settings {
@@ -194,6 +244,7 @@ impl Default for Settings {
                 progress_interval_ms: 500,
                 submit_rate_per_second: 50.0,
                 submit_burst: 100,
+                max_request_body_bytes: 1024 * 1024,
             },
             egress: EgressSettings {
                 allow: Vec::new(),
@@ -222,6 +273,10 @@ impl Default for Settings {
                 ],
                 timeout_seconds: 15,
                 poll_interval_ms: 1000,
+            },
+            billing: BillingSettings {
+                price_per_minute: rust_decimal::Decimal::new(389, 4),
+                currency: "USD".into(),
             },
         }
     }
@@ -303,5 +358,26 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(from_toml.allow, ["a", "b"]);
+    }
+
+    #[test]
+    fn billing_price_is_an_exact_decimal_from_text_or_number() {
+        assert_eq!(
+            Settings::default().billing.price_per_minute.to_string(),
+            "0.0389"
+        );
+        for raw in [serde_json::json!("0.0389"), serde_json::json!(0.0389)] {
+            let billing: BillingSettings = serde_json::from_value(serde_json::json!({
+                "price_per_minute": raw,
+                "currency": "USD",
+            }))
+            .unwrap();
+            assert_eq!(billing.price_per_minute.to_string(), "0.0389");
+        }
+        let negative = serde_json::from_value::<BillingSettings>(serde_json::json!({
+            "price_per_minute": "-1",
+            "currency": "USD",
+        }));
+        assert!(negative.is_err());
     }
 }

@@ -23,6 +23,8 @@ pub enum ErrorCode {
     LimitExceeded,
     /// Too many requests: try again after the error's `retry_after`.
     RateLimited,
+    /// A request body in a format the endpoint does not take.
+    UnsupportedMediaType,
     /// The origin could not be read.
     OriginUnavailable,
     /// A destination could not be written.
@@ -42,6 +44,7 @@ impl ErrorCode {
             Self::InvalidArgument => "INVALID_ARGUMENT",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::RateLimited => "RATE_LIMITED",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::NotFound => "NOT_FOUND",
             Self::AlreadyExists => "ALREADY_EXISTS",
             Self::PermissionDenied => "PERMISSION_DENIED",
@@ -66,6 +69,7 @@ impl ErrorCode {
             Self::InvalidArgument
                 | Self::Unauthenticated
                 | Self::RateLimited
+                | Self::UnsupportedMediaType
                 | Self::NotFound
                 | Self::AlreadyExists
                 | Self::PermissionDenied
@@ -88,6 +92,7 @@ impl ErrorCode {
             Self::InvalidArgument | Self::InvalidMedia => 400,
             Self::Unauthenticated => 401,
             Self::RateLimited => 429,
+            Self::UnsupportedMediaType => 415,
             Self::PermissionDenied => 403,
             Self::NotFound => 404,
             Self::AlreadyExists => 409,

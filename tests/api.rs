@@ -44,6 +44,7 @@ async fn invalid_orders_name_every_field(backend: Backend) {
                 label: "unnamed".into(),
                 filename: "x.mp4".into(),
                 profile: Some(pb::output_spec::Profile::ProfileId(424242)),
+                reference: String::new(),
             },
         ],
     );
@@ -345,9 +346,8 @@ on_both_backends!(
     super::concurrent_submissions_group_commit
 );
 
-#[tokio::test]
-async fn profiles_are_listed_and_fetched() {
-    let app = paused_app(Backend::Sqlite).await;
+async fn profiles_list_fetch_and_name_presets(backend: Backend) {
+    let app = paused_app(backend).await;
     let mut client = app.client.clone();
     let profiles = client
         .list_profiles(pb::ListProfilesRequest {
@@ -391,7 +391,51 @@ async fn profiles_are_listed_and_fetched() {
         .unwrap()
         .into_inner();
     assert_eq!(p720.description, "System preset: Generic 720p");
+    assert_eq!(p720.elastic_transcoder_id, "1351620000001-000010");
     assert_eq!(p720.video.unwrap().height, 720);
+
+    // The Elastic Transcoder presets the engine can produce are listed with their ET id
+    // (the six originals above are still there, with their own ids).
+    let listed_720 = profiles.iter().find(|p| p.id == 2).unwrap();
+    assert_eq!(listed_720.elastic_transcoder_id, "1351620000001-000010");
+    let web = profiles
+        .iter()
+        .find(|p| p.elastic_transcoder_id == "1351620000001-100070")
+        .expect("System preset: Web is listed");
+    assert_eq!(web.description, "System preset: Web");
+    assert!(web.id < 100 && web.system);
+    assert!(
+        profiles.iter().all(|p| !p.description.contains("Webm")),
+        "presets the engine cannot write are not offered"
+    );
+    assert_eq!(profiles.len(), 6 + 17);
+
+    // An output may name a preset by its ET id (the app is paused: the job only queues).
+    let job = app
+        .submit(order(
+            &media_dir().join("source.mp4"),
+            vec![output("et.mp4", "1351620000001-000010")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(job.state, pb::JobState::Queued as i32);
+    assert_eq!(job.outputs[0].profile_id, 2);
+    assert_eq!(
+        job.outputs[0].profile_description,
+        "System preset: Generic 720p"
+    );
+    // A known ET preset the engine cannot write yet is refused, saying so.
+    let status = app
+        .submit(order(
+            &media_dir().join("source.mp4"),
+            vec![output("et.webm", "1351620000001-100240")],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_fields(&status), vec!["order.outputs[0].preset"]);
+    let why = &status.get_details_bad_request().unwrap().field_violations[0];
+    assert!(why.description.contains("cannot produce yet"), "{why:?}");
+
     let missing = client
         .get_profile(pb::GetProfileRequest {
             company_id: "acme".into(),
@@ -402,6 +446,10 @@ async fn profiles_are_listed_and_fetched() {
     assert_eq!(missing.code(), Code::NotFound);
     app.shutdown().await;
 }
+on_both_backends!(
+    profiles_are_listed_and_fetched,
+    super::profiles_list_fetch_and_name_presets
+);
 
 #[tokio::test]
 async fn health_reflection_and_healthz_answer() {

@@ -121,7 +121,10 @@ async fn operators_manage_companies_and_tokens_from_the_cli() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(me.profiles.len(), 6);
+    assert_eq!(
+        me.profiles.len(),
+        transcoder::domain::profile::SYSTEM_PRESETS.len()
+    );
 
     ok(transcoder(data, &["token", "revoke", &token_id]));
     fails(

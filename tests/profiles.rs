@@ -114,7 +114,11 @@ async fn crud_and_validation(backend: Backend) {
     .await
     .unwrap_err();
     assert_eq!(bad_fields(&status), vec!["profile.description"]);
-    assert_eq!(list(&mut acme).await.len(), 6, "only the system presets");
+    assert_eq!(
+        list(&mut acme).await.len(),
+        transcoder::domain::profile::SYSTEM_PRESETS.len(),
+        "only the system presets"
+    );
 
     // Create, read, list.
     let small = create(&mut acme, common::h264_profile("Acme small", 320, 180))
@@ -129,7 +133,10 @@ async fn crud_and_validation(backend: Backend) {
     assert!(!small.system);
     assert_eq!(get(&mut acme, small.id).await.unwrap(), small);
     let listed = list(&mut acme).await;
-    assert_eq!(listed.len(), 7);
+    assert_eq!(
+        listed.len(),
+        transcoder::domain::profile::SYSTEM_PRESETS.len() + 1
+    );
     assert!(listed.iter().any(|p| p.id == small.id));
     let dup = create(&mut acme, common::h264_profile("ACME-small", 640, 360))
         .await
@@ -178,7 +185,10 @@ async fn crud_and_validation(backend: Backend) {
         get(&mut globex, small.id).await.unwrap_err().code(),
         Code::NotFound
     );
-    assert_eq!(list(&mut globex).await.len(), 6);
+    assert_eq!(
+        list(&mut globex).await.len(),
+        transcoder::domain::profile::SYSTEM_PRESETS.len()
+    );
     let mut theirs = small.clone();
     theirs.description = "hijack".into();
     assert_eq!(
@@ -190,6 +200,7 @@ async fn crud_and_validation(backend: Backend) {
         label: String::new(),
         filename: "x.mp4".into(),
         profile: Some(pb::output_spec::Profile::ProfileId(small.id)),
+        reference: String::new(),
     }];
     let refused = globex
         .submit_job(pb::SubmitJobRequest {
@@ -216,7 +227,10 @@ async fn crud_and_validation(backend: Backend) {
         get(&mut acme, small.id).await.unwrap_err().code(),
         Code::NotFound
     );
-    assert_eq!(list(&mut acme).await.len(), 6);
+    assert_eq!(
+        list(&mut acme).await.len(),
+        transcoder::domain::profile::SYSTEM_PRESETS.len()
+    );
     app.shutdown().await;
 }
 on_both_backends!(profile_crud_and_validation, super::crud_and_validation);
@@ -236,6 +250,7 @@ async fn jobs_snapshot_their_profiles(backend: Backend) {
         label: "by-id".into(),
         filename: "by-id.mp4".into(),
         profile: Some(pb::output_spec::Profile::ProfileId(small.id)),
+        reference: String::new(),
     };
     let by_name = pb::OutputSpec {
         label: "by-name".into(),
@@ -243,6 +258,7 @@ async fn jobs_snapshot_their_profiles(backend: Backend) {
         profile: Some(pb::output_spec::Profile::Preset(
             "acme thumbnail-video".into(),
         )),
+        reference: String::new(),
     };
     let job = app
         .submit(order(&clip_5s(), vec![by_id, by_name]))

@@ -1,22 +1,24 @@
-//! The HTTP side: health (open) and the caller's own identity (`GET /v1/me`, for checking
-//! a token with curl). The REST dialects and metrics come with their issues.
+//! The HTTP side: health (open), the caller's own identity (`GET /v1/me`, for checking a
+//! token with curl), and the REST dialects (`api::rest`).
 
+use super::rest::{self, RestState, errors::error_response};
 use crate::auth::Rejection;
 use crate::domain::Caller;
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde::Serialize;
 
-/// Paths that answer without a token.
-const OPEN_PATHS: &[&str] = &["/healthz"];
+/// Paths that answer without a token. `POST /job` (the preset dialect) authenticates in
+/// its handler: by the body's `application_id`, or a Bearer token.
+const OPEN_PATHS: &[&str] = &["/healthz", "/openapi.json", "/job", "/job/"];
 
-pub fn router() -> Router {
+pub fn router(state: RestState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/v1/me", get(me))
+        .merge(rest::router(state))
 }
 
 /// `GET /v1/me`: who the token belongs to.
@@ -37,60 +39,6 @@ async fn me(Extension(caller): Extension<Caller>) -> Json<MeBody> {
         token_id: caller.token_id,
         entitlements,
     })
-}
-
-/// `{"error": {"code", "message", "fields": [{"field", "description"}]}}`.
-#[derive(Serialize)]
-struct ErrorBody {
-    error: ErrorDetail,
-}
-
-#[derive(Serialize)]
-struct ErrorDetail {
-    code: &'static str,
-    message: String,
-    fields: Vec<FieldDetail>,
-}
-
-#[derive(Serialize)]
-struct FieldDetail {
-    field: String,
-    description: String,
-}
-
-/// The HTTP answer for an error: its status, the JSON body, and the headers its code
-/// calls for (`WWW-Authenticate` on 401, `Retry-After` on 429).
-pub fn error_response(error: Error) -> Response {
-    let status = axum::http::StatusCode::from_u16(error.code.http_status())
-        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-    let retry_after = error.retry_after_seconds();
-    let code = error.code;
-    let body = ErrorBody {
-        error: ErrorDetail {
-            code: error.code.as_str(),
-            message: error.message,
-            fields: error
-                .fields
-                .into_iter()
-                .map(|f| FieldDetail {
-                    field: f.field,
-                    description: f.description,
-                })
-                .collect(),
-        },
-    };
-    let mut response = (status, Json(body)).into_response();
-    let headers = response.headers_mut();
-    if code == ErrorCode::Unauthenticated {
-        headers.insert(
-            http::header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static("Bearer"),
-        );
-    }
-    if let Some(seconds) = retry_after {
-        headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
-    }
-    response
 }
 
 /// HTTP's answer to a request without a valid token.

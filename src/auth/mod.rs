@@ -68,6 +68,22 @@ impl Authenticator {
         caller.ok_or_else(|| Error::unauthenticated("the API token is unknown or revoked"))
     }
 
+    /// The caller an application id (the preset dialect's credential) stands for.
+    pub async fn authenticate_application_id(&self, application_id: &str) -> Result<Caller, Error> {
+        let hash = secrets::hash_secret(application_id.trim());
+        let company = self
+            .companies
+            .company_by_application_id_hash(&hash)
+            .await?
+            .ok_or_else(|| Error::unauthenticated("the application_id is unknown"))?;
+        Ok(Caller {
+            company: company.id,
+            token_id: None,
+            entitlements: company.entitlements,
+            rate_limit: company.rate_limit,
+        })
+    }
+
     async fn look_up(&self, hash: String) -> Result<Option<Caller>, Error> {
         let found = self.companies.active_token(&hash).await?;
         let caller = found.as_ref().map(|(token, company)| Caller {

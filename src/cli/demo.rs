@@ -92,6 +92,7 @@ async fn submit_and_watch(
         label: label.into(),
         filename: filename.into(),
         profile: Some(pb::output_spec::Profile::Preset(preset.into())),
+        reference: String::new(),
     };
     let job = client
         .submit_job(pb::SubmitJobRequest {

@@ -29,7 +29,8 @@ pub enum EventKind {
         attempt: u32,
     },
     Progress(ProgressTick),
-    OutputFinished(OutputResult),
+    // Boxed: an output's result (its exiftool metadata included) dwarfs the other kinds.
+    OutputFinished(Box<OutputResult>),
     JobFinished {
         state: JobState,
         error: Option<Error>,

@@ -1,11 +1,13 @@
 //! Jobs and their lifecycle: QUEUED -> RUNNING(phases) -> SUCCEEDED | FAILED | CANCELED.
 
+use super::billing::Billing;
 use super::media_info::MediaInfo;
 use super::order::{CompanyId, ValidOrder};
 use super::profile::ProfileId;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
@@ -120,6 +122,13 @@ pub struct OutputResult {
     pub profile_id: ProfileId,
     pub urls: Vec<String>,
     pub media: Option<MediaInfo>,
+    /// The client's own name for the output (`OutputSpec::reference`); empty for none.
+    #[serde(default)]
+    pub reference: String,
+    /// exiftool's keys and values for the written file (`media::exiftool`), read when the
+    /// order asks for a postback; empty otherwise.
+    #[serde(default)]
+    pub file_metadata: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +142,10 @@ pub struct Job {
     pub outputs: Vec<OutputResult>,
     pub source: Option<MediaInfo>,
     pub error: Option<Error>,
+    /// Set when the job succeeds, from its outputs' measured durations; failed and
+    /// canceled jobs are not billed.
+    #[serde(default)]
+    pub billing: Option<Billing>,
     pub attempts: u32,
     pub idempotency_key: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -155,6 +168,8 @@ impl Job {
                 profile_id: o.profile.id,
                 urls: Vec::new(),
                 media: None,
+                reference: o.reference.clone(),
+                file_metadata: BTreeMap::new(),
             })
             .collect();
         Self {
@@ -167,6 +182,7 @@ impl Job {
             outputs,
             source: None,
             error: None,
+            billing: None,
             attempts: 0,
             idempotency_key,
             created_at: now,

@@ -1,6 +1,8 @@
 //! Pure domain types and rules: no I/O here.
 
+pub mod billing;
 pub mod company;
+pub mod elastic_presets;
 pub mod event;
 pub mod job;
 pub mod media_info;
@@ -9,6 +11,7 @@ pub mod order;
 pub mod profile;
 pub mod profile_draft;
 
+pub use billing::{Billing, BillingLine, Tariff, Usage, UsageLine};
 pub use company::{Caller, Company, Entitlements, RateLimit};
 pub use event::{EventKind, JobEvent, ProgressTick};
 pub use job::{Job, JobId, JobState, OutputResult, OutputState, Phase};

@@ -7,8 +7,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Channel {
-    Webhook { url: String },
-    Email { address: String },
+    Webhook {
+        url: String,
+    },
+    Email {
+        address: String,
+    },
+    /// The preset dialect's `postback_url`: delivered like a webhook (egress guard, retry
+    /// schedule, Standard Webhooks headers), with the dialect's own body.
+    Postback {
+        url: String,
+    },
 }
 
 impl Channel {
@@ -16,11 +25,12 @@ impl Channel {
         match self {
             Channel::Webhook { .. } => "webhook",
             Channel::Email { .. } => "email",
+            Channel::Postback { .. } => "postback",
         }
     }
     pub fn target(&self) -> &str {
         match self {
-            Channel::Webhook { url } => url,
+            Channel::Webhook { url } | Channel::Postback { url } => url,
             Channel::Email { address } => address,
         }
     }
@@ -69,7 +79,7 @@ pub struct Notification {
     pub job_id: JobId,
     pub company_id: String,
     pub channel: Channel,
-    /// The webhook body, or the email's subject and body as JSON.
+    /// The webhook or postback body, or the email's subject and body as JSON.
     pub payload: String,
     pub state: DeliveryState,
     pub attempts: Vec<Attempt>,

@@ -110,6 +110,8 @@ pub struct OrderRequest {
 pub enum NotificationRequest {
     Email(String),
     Webhook(String),
+    /// The preset dialect's `postback_url`: an http(s) URL, like a webhook's.
+    Postback(String),
     Empty,
 }
 
@@ -132,7 +134,13 @@ pub struct OutputRequest {
     pub label: String,
     pub filename: String,
     pub profile: ProfileRef,
+    /// The client's own name for this output (the preset dialect's `video_identifier`),
+    /// echoed on its result; empty for none, at most [`MAX_REFERENCE_CHARS`] characters.
+    pub reference: String,
 }
+
+/// The longest [`OutputRequest::reference`] accepted, in characters.
+pub const MAX_REFERENCE_CHARS: usize = 256;
 
 #[derive(Debug, Clone, Default)]
 pub struct ThumbnailRequest {
@@ -157,6 +165,14 @@ pub struct OrderPolicy {
 pub enum Notification {
     Email(String),
     Webhook(String),
+    /// POSTed the preset dialect's result body when the job ends.
+    Postback(String),
+}
+
+impl Notification {
+    pub fn is_postback(&self) -> bool {
+        matches!(self, Notification::Postback(_))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +194,9 @@ pub struct OutputSpec {
     pub profile: Profile,
     /// How the client named the profile, echoed back.
     pub requested_preset: Option<String>,
+    /// The client's own name for this output; empty for none.
+    #[serde(default)]
+    pub reference: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -321,7 +340,9 @@ fn check_priority_entitlement(
 pub fn names_company_profiles(outputs: &[OutputRequest]) -> bool {
     outputs.iter().any(|o| match &o.profile {
         ProfileRef::Id(id) => !super::profile::is_system_id(ProfileId(*id)),
-        ProfileRef::Description(name) => super::profile::system_preset_named(name).is_none(),
+        // An Elastic Transcoder id, a preset's id as text or a preset's description names
+        // a system preset; anything else may be one of the company's own.
+        ProfileRef::Description(name) => super::profile::system_preset_by_ref(name).is_none(),
         ProfileRef::Missing => false,
     })
 }
@@ -389,12 +410,17 @@ fn validate_notifications(
                     );
                 }
             }
-            NotificationRequest::Webhook(url) => match Url::parse(url.trim()) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-                    out.push(Notification::Webhook(u.into()))
-                }
-                _ => bad.add(
+            NotificationRequest::Webhook(url) => match http_url(&url) {
+                Some(u) => out.push(Notification::Webhook(u)),
+                None => bad.add(
                     format!("order.notifications[{i}].webhook_url"),
+                    "must be an http(s) URL",
+                ),
+            },
+            NotificationRequest::Postback(url) => match http_url(&url) {
+                Some(u) => out.push(Notification::Postback(u)),
+                None => bad.add(
+                    format!("order.notifications[{i}].postback_url"),
                     "must be an http(s) URL",
                 ),
             },
@@ -405,6 +431,15 @@ fn validate_notifications(
         }
     }
     out
+}
+
+/// `raw` as a normalised http(s) URL that names a host; whether the host may be reached
+/// is the egress guard's call at delivery.
+fn http_url(raw: &str) -> Option<String> {
+    Url::parse(raw.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .map(String::from)
 }
 
 fn validate_destinations(
@@ -459,6 +494,14 @@ fn validate_outputs(
         } else {
             o.label.trim().to_owned()
         };
+        let reference = o.reference.trim().to_owned();
+        if reference.chars().count() > MAX_REFERENCE_CHARS {
+            bad.add(
+                format!("order.outputs[{i}].reference"),
+                format!("must be at most {MAX_REFERENCE_CHARS} characters"),
+            );
+            ok = false;
+        }
         if !labels.insert(label.clone()) {
             bad.add(
                 format!("order.outputs[{i}].label"),
@@ -478,12 +521,18 @@ fn validate_outputs(
                 (found, None)
             }
             ProfileRef::Description(name) => {
-                let found = catalogue.find_by_description(name).cloned();
+                let found = catalogue.find_by_preset_ref(name).cloned();
                 if found.is_none() {
-                    bad.add(
-                        format!("order.outputs[{i}].preset"),
-                        format!("no profile named '{name}'"),
-                    );
+                    // An Elastic Transcoder preset the engine cannot write yet is told
+                    // apart from a name that is simply unknown.
+                    let why = match super::elastic_presets::find(name) {
+                        Some(et) => format!(
+                            "'{name}' is the Elastic Transcoder preset '{}' ({}), which this server cannot produce yet",
+                            et.description, et.container
+                        ),
+                        None => format!("no profile named '{name}'"),
+                    };
+                    bad.add(format!("order.outputs[{i}].preset"), why);
                 }
                 (found, Some(name.clone()))
             }
@@ -501,6 +550,7 @@ fn validate_outputs(
                 filename: o.filename,
                 profile,
                 requested_preset: requested,
+                reference,
             });
         }
     }

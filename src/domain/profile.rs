@@ -1,6 +1,7 @@
 //! Transcoding profiles and the built-in, read-only system presets.
 
 use super::company::CompanyId;
+use super::elastic_presets;
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
 
@@ -89,6 +90,11 @@ pub struct Profile {
     pub audio: Option<AudioSettings>,
     /// Effective bitrate is min(source, profile).
     pub restrict_bitrate: bool,
+    /// The Amazon Elastic Transcoder system preset this one stands for
+    /// ("1351620000001-000010"); None for the others and for company profiles.
+    /// Defaulted so that profile snapshots stored before it existed still decode.
+    #[serde(default)]
+    pub elastic_transcoder_id: Option<String>,
 }
 
 impl Profile {
@@ -135,6 +141,7 @@ fn h264_aac(
             128
         })),
         restrict_bitrate: true,
+        elastic_transcoder_id: None,
     }
 }
 
@@ -147,8 +154,37 @@ fn aac(bitrate_kbps: u32) -> AudioSettings {
     }
 }
 
-/// The built-in presets. Ids are stable: clients store them.
+/// The built-in presets: this server's first six, then the Elastic Transcoder system
+/// presets it can produce (see `elastic_presets`). Ids are stable: clients store them.
+/// An ET preset named like one of the first six (Generic 1080p, Generic 720p) gives
+/// that preset its ET id instead of adding a second one; the others take the id of
+/// their row in the table (`elastic_presets::catalogue_id`).
 pub static SYSTEM_PRESETS: LazyLock<Vec<Profile>> = LazyLock::new(|| {
+    let mut presets = original_presets();
+    let originals = presets.len();
+    for (index, row) in elastic_presets::table().iter().enumerate() {
+        if !row.producible {
+            continue;
+        }
+        let wanted = normalize_description(&row.description);
+        if let Some(same) = presets[..originals]
+            .iter_mut()
+            .find(|p| normalize_description(&p.description) == wanted)
+        {
+            same.elastic_transcoder_id = Some(row.et_id.clone());
+            continue;
+        }
+        let profile = row
+            .to_profile(elastic_presets::catalogue_id(index))
+            // `elastic_presets::parse_table` converts every producible row already.
+            .expect("a producible Elastic Transcoder preset converts");
+        presets.push(profile);
+    }
+    presets
+});
+
+/// Presets 1..6, as this server first shipped them.
+fn original_presets() -> Vec<Profile> {
     use H264Profile::*;
     vec![
         h264_aac(1, "Generic 1080p", 1920, 1080, 5000, High),
@@ -171,9 +207,10 @@ pub static SYSTEM_PRESETS: LazyLock<Vec<Profile>> = LazyLock::new(|| {
             video: None,
             audio: Some(aac(128)),
             restrict_bitrate: true,
+            elastic_transcoder_id: None,
         },
     ]
-});
+}
 
 /// The system preset named `description` (case and punctuation ignored), if any.
 pub fn system_preset_named(description: &str) -> Option<&'static Profile> {
@@ -181,6 +218,33 @@ pub fn system_preset_named(description: &str) -> Option<&'static Profile> {
     SYSTEM_PRESETS
         .iter()
         .find(|p| normalize_description(&p.description) == wanted)
+}
+
+/// The system preset `reference` names, looked up like `ProfileCatalogue::find_by_preset_ref`.
+pub fn system_preset_by_ref(reference: &str) -> Option<&'static Profile> {
+    find_by_ref(&SYSTEM_PRESETS, reference)
+}
+
+/// An Elastic Transcoder id first, then a numeric profile id, then a description
+/// (ignoring case and punctuation).
+fn find_by_ref<'a>(profiles: &'a [Profile], reference: &str) -> Option<&'a Profile> {
+    let reference = reference.trim();
+    if reference.is_empty() {
+        return None;
+    }
+    profiles
+        .iter()
+        .find(|p| p.elastic_transcoder_id.as_deref() == Some(reference))
+        .or_else(|| {
+            let id = ProfileId(reference.parse().ok()?);
+            profiles.iter().find(|p| p.id == id)
+        })
+        .or_else(|| {
+            let wanted = normalize_description(reference);
+            profiles
+                .iter()
+                .find(|p| normalize_description(&p.description) == wanted)
+        })
 }
 
 /// The profiles one company can use: the system presets and its own (not deleted).
@@ -220,6 +284,14 @@ impl ProfileCatalogue {
             .iter()
             .find(|p| normalize_description(&p.description) == wanted)
     }
+
+    /// The profile an output's `preset` names: an Elastic Transcoder preset id
+    /// ("1351620000001-000010"), a profile id given as a string ("2"), or a
+    /// description ignoring case and punctuation ("system preset generic 720p"), tried in
+    /// that order.
+    pub fn find_by_preset_ref(&self, reference: &str) -> Option<&Profile> {
+        find_by_ref(&self.profiles, reference)
+    }
 }
 
 #[cfg(test)]
@@ -246,6 +318,106 @@ mod tests {
             system_preset_named("system preset generic 360p").map(|p| p.id),
             Some(ProfileId(4))
         );
+    }
+
+    #[test]
+    fn elastic_transcoder_presets_join_with_pinned_ids() {
+        // Clients store these ids: a reordered or edited table must fail here.
+        let pinned = [
+            (7, "1351620000001-100110", "System preset: Audio AAC - 256k"),
+            (17, "1351620000001-100150", "System preset: KindleFireHDX"),
+            (
+                29,
+                "1351620000001-000020",
+                "System preset: Generic 480p 16:9",
+            ),
+            (47, "1351620000001-100020", "System preset: iPhone4S"),
+            (64, "1351620000001-100070", "System preset: Web"),
+        ];
+        for (id, et_id, description) in pinned {
+            let p = SYSTEM_PRESETS.iter().find(|p| p.id == ProfileId(id));
+            let p = p.unwrap_or_else(|| panic!("no preset {id}"));
+            assert_eq!(p.elastic_transcoder_id.as_deref(), Some(et_id));
+            assert_eq!(p.description, description);
+        }
+        assert_eq!(SYSTEM_PRESETS.len(), 6 + 17);
+        // Not producible yet, so not offered.
+        assert!(system_preset_by_ref("1351620000001-100240").is_none());
+        assert!(system_preset_by_ref("System preset: HLS 2M").is_none());
+    }
+
+    #[test]
+    fn original_presets_keep_their_settings_and_gain_et_ids() {
+        let p1 = &SYSTEM_PRESETS[0];
+        assert_eq!(p1.id, ProfileId(1));
+        assert_eq!(
+            p1.elastic_transcoder_id.as_deref(),
+            Some("1351620000001-000001")
+        );
+        let v = p1.video.as_ref().unwrap();
+        assert_eq!((v.bitrate_kbps, v.codec_profile), (5000, H264Profile::High));
+        let p2 = &SYSTEM_PRESETS[1];
+        assert_eq!(
+            p2.elastic_transcoder_id.as_deref(),
+            Some("1351620000001-000010")
+        );
+        assert_eq!(p2.video.as_ref().unwrap().bitrate_kbps, 2800);
+        for p in &SYSTEM_PRESETS[2..6] {
+            assert_eq!(p.elastic_transcoder_id, None, "{}", p.description);
+        }
+        assert_eq!(
+            SYSTEM_PRESETS[..6]
+                .iter()
+                .map(|p| p.id.0)
+                .collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5, 6]
+        );
+    }
+
+    #[test]
+    fn preset_refs_are_et_ids_then_ids_then_descriptions() {
+        let catalogue = ProfileCatalogue::system_presets();
+        let by = |r: &str| catalogue.find_by_preset_ref(r).map(|p| p.id.0);
+        assert_eq!(by("1351620000001-000010"), Some(2));
+        assert_eq!(by(" 1351620000001-100070 "), Some(64));
+        assert_eq!(by("2"), Some(2));
+        assert_eq!(by("64"), Some(64));
+        assert_eq!(by("system preset generic 720p"), Some(2));
+        assert_eq!(by("System preset: KindleFireHD8.9"), Some(18));
+        assert_eq!(by("1351620000001-999999"), None);
+        assert_eq!(by("99"), None);
+        assert_eq!(by(""), None);
+        assert_eq!(
+            system_preset_by_ref("System preset: Web").map(|p| p.id.0),
+            Some(64)
+        );
+
+        // A company profile is found by its id as text and its description, never by
+        // an ET id (it has none).
+        let mut own = SYSTEM_PRESETS[3].clone();
+        own.id = ProfileId(150);
+        own.company_id = Some(CompanyId::parse("acme").unwrap());
+        own.description = "Acme small".into();
+        let catalogue = ProfileCatalogue::with_company_profiles(vec![own]);
+        assert_eq!(
+            catalogue.find_by_preset_ref("150").map(|p| p.id.0),
+            Some(150)
+        );
+        assert_eq!(
+            catalogue.find_by_preset_ref("acme-SMALL").map(|p| p.id.0),
+            Some(150)
+        );
+        assert!(system_preset_by_ref("150").is_none());
+    }
+
+    #[test]
+    fn snapshots_without_an_et_id_still_decode() {
+        let mut json = serde_json::to_value(&SYSTEM_PRESETS[2]).unwrap();
+        json.as_object_mut()
+            .unwrap()
+            .remove("elastic_transcoder_id");
+        let decoded: Profile = serde_json::from_value(json).unwrap();
+        assert_eq!(decoded, SYSTEM_PRESETS[2]);
     }
 
     #[test]

@@ -111,6 +111,7 @@ impl ProfileDraft {
             video,
             audio,
             restrict_bitrate: self.restrict_bitrate,
+            elastic_transcoder_id: None,
         })
     }
 }

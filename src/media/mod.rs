@@ -3,6 +3,7 @@
 
 mod classify;
 pub mod error;
+pub mod exiftool;
 pub mod pipeline;
 pub mod plan;
 pub mod probe;

@@ -3,8 +3,10 @@
 
 mod content;
 pub mod email;
+pub mod postback;
 pub mod schedule;
 pub mod webhook;
+pub mod webhook_body;
 
 use crate::domain::notification::{Attempt, Channel, DeliveryState, Notification};
 use crate::egress::EgressClient;
@@ -69,7 +71,9 @@ impl Dispatcher {
 
     async fn deliver(&self, mut n: Notification) {
         let (state, status, error) = match &n.channel {
-            Channel::Webhook { url } => self.send_webhook(&n, url).await,
+            Channel::Webhook { url } | Channel::Postback { url } => {
+                self.send_webhook(&n, url).await
+            }
             Channel::Email { address } => self.send_email(&n, address).await,
         };
         n.attempts.push(Attempt {

@@ -28,6 +28,7 @@ pub struct JobColumns {
     pub outputs_json: String,
     pub source_json: Option<String>,
     pub error_json: Option<String>,
+    pub billing_json: Option<String>,
 }
 
 pub fn job_columns(job: &Job) -> Result<JobColumns, Error> {
@@ -36,6 +37,7 @@ pub fn job_columns(job: &Job) -> Result<JobColumns, Error> {
         outputs_json: to_json(&job.outputs)?,
         source_json: job.source.as_ref().map(to_json).transpose()?,
         error_json: job.error.as_ref().map(to_json).transpose()?,
+        billing_json: job.billing.as_ref().map(to_json).transpose()?,
     })
 }
 
@@ -63,6 +65,11 @@ pub fn job_from_row(row: job::Model) -> Result<Job, Error> {
             .error_json
             .as_deref()
             .map(|s| from_json(s, "error"))
+            .transpose()?,
+        billing: row
+            .billing_json
+            .as_deref()
+            .map(|s| from_json(s, "billing"))
             .transpose()?,
         attempts: row.attempts as u32,
         idempotency_key: row.idempotency_key,

@@ -154,6 +154,7 @@ fn job_row(new_job: &Job) -> Result<job::ActiveModel, Error> {
         outputs_json: Set(cols.outputs_json),
         source_json: Set(cols.source_json),
         error_json: Set(cols.error_json),
+        billing_json: Set(cols.billing_json),
         attempts: Set(new_job.attempts as i32),
         idempotency_key: Set(new_job.idempotency_key.clone()),
         last_sequence: Set(1),

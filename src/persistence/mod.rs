@@ -5,15 +5,18 @@
 mod checkpoint;
 mod companies;
 mod convert;
+mod deliveries;
 pub mod entities;
 mod group_commit;
 pub mod migrations;
 mod notifications;
 mod profiles;
 mod sea;
+mod usage;
 mod write_gate;
 
-use crate::domain::{CompanyId, EventKind, Job, JobEvent, JobId, JobState};
+use crate::domain::notification::Notification;
+use crate::domain::{CompanyId, EventKind, Job, JobEvent, JobId, JobState, UsageLine};
 use crate::error::{Error, ErrorCode};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -27,6 +30,7 @@ pub use companies::{CompanyRepository, Revoked, SeaCompanyRepository};
 pub use notifications::{NotificationRepository, SeaNotificationRepository};
 pub use profiles::{ProfileRepository, SeaProfileRepository};
 pub use sea::SeaJobRepository;
+pub use usage::{SeaUsageRepository, UsageRepository};
 use write_gate::WriteGate;
 
 /// The outcome of inserting a job that may carry an idempotency key.
@@ -79,6 +83,20 @@ pub trait JobRepository: Send + Sync + 'static {
         owner: &str,
         event: EventKind,
         release: bool,
+    ) -> Result<Option<JobEvent>, Error>;
+
+    /// Ends the job: its terminal fields (billing included), `event` (the JobFinished),
+    /// its notification `deliveries` and its billed `usage_lines`, in one transaction,
+    /// only while `owner` holds the lease, which is released. None when the lease is
+    /// lost: then nothing is written. Deliveries and usage lines already stored (same
+    /// ids) are left as they are.
+    async fn finish(
+        &self,
+        job: &Job,
+        owner: &str,
+        event: EventKind,
+        deliveries: &[Notification],
+        usage_lines: &[UsageLine],
     ) -> Result<Option<JobEvent>, Error>;
 
     /// Events with a sequence above `after`, in order, at most `limit`.

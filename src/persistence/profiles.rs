@@ -72,6 +72,7 @@ fn from_row(row: profile::Model) -> Result<Profile, Error> {
         video: s.video,
         audio: s.audio,
         restrict_bitrate: s.restrict_bitrate,
+        elastic_transcoder_id: None,
     })
 }
 

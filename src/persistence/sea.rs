@@ -1,10 +1,14 @@
 //! [`JobRepository`] on sea-orm, for SQLite and PostgreSQL alike.
 
-use super::convert::{event_from_row, event_payload, job_columns, job_from_row, phase_str};
+use super::convert::{
+    JobColumns, event_from_row, event_payload, job_columns, job_from_row, phase_str,
+};
+use super::deliveries::insert_deliveries;
 use super::entities::{job, job_event};
 use super::group_commit::GroupCommit;
-use super::{Inserted, JobRepository, WriteGate};
-use crate::domain::{CompanyId, EventKind, Job, JobEvent, JobId, JobState};
+use super::{Inserted, JobRepository, WriteGate, usage};
+use crate::domain::notification::Notification;
+use crate::domain::{CompanyId, EventKind, Job, JobEvent, JobId, JobState, UsageLine};
 use crate::error::Error;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -79,6 +83,63 @@ async fn insert_event(
         .exec_with_returning(txn)
         .await?;
     event_from_row(model)
+}
+
+/// Writes the job's mutable fields and appends `event` with the next sequence, on `txn`,
+/// only while `owner` holds the lease. None when it does not: nothing was changed, and
+/// the caller rolls back.
+async fn update_with_event(
+    txn: &DatabaseTransaction,
+    current: &Job,
+    cols: JobColumns,
+    owner: &str,
+    event: EventKind,
+    release: bool,
+) -> Result<Option<JobEvent>, Error> {
+    let mut update = job::Entity::update_many()
+        .col_expr(
+            job::Column::LastSequence,
+            Expr::col(job::Column::LastSequence).add(1),
+        )
+        .col_expr(job::Column::State, Expr::value(current.state.as_str()))
+        .col_expr(job::Column::Phase, Expr::value(phase_str(current.phase)))
+        .col_expr(
+            job::Column::ProgressPercent,
+            Expr::value(current.progress_percent),
+        )
+        .col_expr(job::Column::OutputsJson, Expr::value(cols.outputs_json))
+        .col_expr(job::Column::SourceJson, Expr::value(cols.source_json))
+        .col_expr(job::Column::ErrorJson, Expr::value(cols.error_json))
+        .col_expr(job::Column::BillingJson, Expr::value(cols.billing_json))
+        .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(job::Column::StartedAt, Expr::value(current.started_at))
+        .col_expr(job::Column::FinishedAt, Expr::value(current.finished_at));
+    if release {
+        update = update
+            .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(
+                job::Column::LeaseExpiresAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            );
+    }
+    let res = update
+        .filter(job::Column::Id.eq(current.id.to_string()))
+        .filter(job::Column::LeaseOwner.eq(owner))
+        .exec(txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(None);
+    }
+    let sequence: i64 = job::Entity::find_by_id(current.id.to_string())
+        .select_only()
+        .column(job::Column::LastSequence)
+        .into_tuple()
+        .one(txn)
+        .await?
+        .ok_or_else(|| Error::internal("job vanished mid-update"))?;
+    insert_event(txn, current.id, sequence, event)
+        .await
+        .map(Some)
 }
 
 #[async_trait]
@@ -192,48 +253,32 @@ impl JobRepository for SeaJobRepository {
         let cols = job_columns(current)?;
         let _turn = self.write_turn().await;
         let txn = self.db.begin().await?;
-        let mut update = job::Entity::update_many()
-            .col_expr(
-                job::Column::LastSequence,
-                Expr::col(job::Column::LastSequence).add(1),
-            )
-            .col_expr(job::Column::State, Expr::value(current.state.as_str()))
-            .col_expr(job::Column::Phase, Expr::value(phase_str(current.phase)))
-            .col_expr(
-                job::Column::ProgressPercent,
-                Expr::value(current.progress_percent),
-            )
-            .col_expr(job::Column::OutputsJson, Expr::value(cols.outputs_json))
-            .col_expr(job::Column::SourceJson, Expr::value(cols.source_json))
-            .col_expr(job::Column::ErrorJson, Expr::value(cols.error_json))
-            .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
-            .col_expr(job::Column::StartedAt, Expr::value(current.started_at))
-            .col_expr(job::Column::FinishedAt, Expr::value(current.finished_at));
-        if release {
-            update = update
-                .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
-                .col_expr(
-                    job::Column::LeaseExpiresAt,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                );
-        }
-        let res = update
-            .filter(job::Column::Id.eq(current.id.to_string()))
-            .filter(job::Column::LeaseOwner.eq(owner))
-            .exec(&txn)
-            .await?;
-        if res.rows_affected != 1 {
+        let Some(event) = update_with_event(&txn, current, cols, owner, event, release).await?
+        else {
             txn.rollback().await?;
             return Ok(None);
-        }
-        let sequence: i64 = job::Entity::find_by_id(current.id.to_string())
-            .select_only()
-            .column(job::Column::LastSequence)
-            .into_tuple()
-            .one(&txn)
-            .await?
-            .ok_or_else(|| Error::internal("job vanished mid-update"))?;
-        let event = insert_event(&txn, current.id, sequence, event).await?;
+        };
+        txn.commit().await?;
+        Ok(Some(event))
+    }
+
+    async fn finish(
+        &self,
+        current: &Job,
+        owner: &str,
+        event: EventKind,
+        deliveries: &[Notification],
+        usage_lines: &[UsageLine],
+    ) -> Result<Option<JobEvent>, Error> {
+        let cols = job_columns(current)?;
+        let _turn = self.write_turn().await;
+        let txn = self.db.begin().await?;
+        let Some(event) = update_with_event(&txn, current, cols, owner, event, true).await? else {
+            txn.rollback().await?;
+            return Ok(None);
+        };
+        insert_deliveries(&txn, deliveries).await?;
+        usage::insert_lines(&txn, usage_lines).await?;
         txn.commit().await?;
         Ok(Some(event))
     }

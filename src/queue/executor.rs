@@ -2,11 +2,13 @@
 
 use super::WorkerDeps;
 use super::lease::Lease;
-use crate::domain::{EventKind, Job, JobState, MediaInfo, OutputState, Phase, ProgressTick};
+use crate::domain::{
+    Billing, EventKind, Job, JobState, MediaInfo, OutputState, Phase, ProgressTick,
+};
 use crate::error::{Error, ErrorCode};
 use crate::media::plan::plan_renditions;
 use crate::media::runner::{ProgressSample, RunLimits};
-use crate::media::{pipeline, probe, runner};
+use crate::media::{exiftool, pipeline, probe, runner};
 use crate::notify;
 use crate::storage::{Transfer, WorkDir, destination, origin};
 use std::path::{Path, PathBuf};
@@ -67,7 +69,8 @@ async fn finish(
 ) -> Result<(), Error> {
     job.state = state;
     job.error = error.clone();
-    job.finished_at = Some(chrono::Utc::now());
+    let finished_at = chrono::Utc::now();
+    job.finished_at = Some(finished_at);
     if state == JobState::Succeeded {
         job.progress_percent = 100.0;
     }
@@ -76,12 +79,24 @@ async fn finish(
             output.state = OutputState::Failed;
         }
     }
-    // Stored before the terminal event, so a watcher that sees the end can also see
-    // the deliveries on the job; delivering them is the dispatcher's work, not ours.
-    let deliveries = notify::deliveries_for(job);
-    lease.deps.notifications.insert_all(&deliveries).await?;
+    // Only a succeeded job is billed, by what was written; a re-run starts unbilled.
+    job.billing = (state == JobState::Succeeded)
+        .then(|| Billing::for_outputs(&job.outputs, &lease.deps.settings.billing.tariff()));
+    let usage = job
+        .billing
+        .as_ref()
+        .map(|bill| bill.usage_lines(job.id, &job.company_id, finished_at))
+        .unwrap_or_default();
+    // One write with the terminal event, so a watcher that sees the end can also see
+    // the deliveries and the bill on the job; delivering is the dispatcher's work.
+    let deliveries = notify::deliveries_for(job, &lease.deps.settings.s3);
     lease
-        .record(job, EventKind::JobFinished { state, error }, true)
+        .finish(
+            job,
+            EventKind::JobFinished { state, error },
+            &deliveries,
+            &usage,
+        )
         .await?;
     if !deliveries.is_empty() {
         lease.deps.notifications_due.notify_one();
@@ -168,6 +183,7 @@ async fn run_phases(
     for rendition in &renditions {
         results.push(probe_blocking(&rendition.path, settings.limits.probe_timeout_seconds).await?);
     }
+    describe_for_postback(job, &renditions).await?;
 
     enter_phase(lease, job, Phase::Uploading).await?;
     deliver_outputs(lease, job, &renditions, results).await?;
@@ -317,8 +333,24 @@ async fn deliver_outputs(
         output.state = OutputState::Succeeded;
         let finished = output.clone();
         lease
-            .record(job, EventKind::OutputFinished(finished), false)
+            .record(job, EventKind::OutputFinished(Box::new(finished)), false)
             .await?;
+    }
+    Ok(())
+}
+
+/// When the order asks for a postback, reads each written file's metadata with exiftool
+/// (the postback's `meta`) before it is uploaded. A missing exiftool fails the job with
+/// MISSING_PLUGIN: the client asked for metadata the server cannot give.
+async fn describe_for_postback(
+    job: &mut Job,
+    renditions: &[crate::media::plan::Rendition],
+) -> Result<(), Error> {
+    if !job.order.notifications.iter().any(|n| n.is_postback()) {
+        return Ok(());
+    }
+    for (output, rendition) in job.outputs.iter_mut().zip(renditions) {
+        output.file_metadata = exiftool::read_metadata(&rendition.path).await?;
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! moment the lease is lost.
 
 use super::WorkerDeps;
-use crate::domain::{EventKind, Job};
+use crate::domain::notification::Notification;
+use crate::domain::{EventKind, Job, JobEvent, UsageLine};
 use crate::error::{Error, ErrorCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,12 +38,35 @@ impl<'a> Lease<'a> {
         release: bool,
     ) -> Result<(), Error> {
         job.updated_at = chrono::Utc::now();
-        match self
+        let saved = self
             .deps
             .repo
             .save_with_event(job, self.owner, event, release)
-            .await?
-        {
+            .await?;
+        self.published(saved)
+    }
+
+    /// Ends the job: its terminal state, `event`, its notification `deliveries` and its
+    /// billed `usage` in one write that releases the lease (then broadcasts the event).
+    pub async fn finish(
+        &self,
+        job: &mut Job,
+        event: EventKind,
+        deliveries: &[Notification],
+        usage: &[UsageLine],
+    ) -> Result<(), Error> {
+        job.updated_at = chrono::Utc::now();
+        let saved = self
+            .deps
+            .repo
+            .finish(job, self.owner, event, deliveries, usage)
+            .await?;
+        self.published(saved)
+    }
+
+    /// Broadcasts a stored event; None means the write found the lease gone.
+    fn published(&self, saved: Option<JobEvent>) -> Result<(), Error> {
+        match saved {
             Some(event) => {
                 self.deps.hub.publish(&event);
                 Ok(())

@@ -2,19 +2,25 @@
 //! No transport types here (no tonic, prost or axum).
 
 mod profiles;
+mod usage;
 mod watch;
 
 use crate::auth::SubmitLimiter;
 use crate::domain::notification::Notification;
 use crate::domain::order::{Destination, Location, OrderPolicy, names_company_profiles};
-use crate::domain::{Caller, EventKind, Job, JobId, JobState, OrderRequest, ProfileCatalogue};
+use crate::domain::{
+    Caller, EventKind, Job, JobId, JobState, OrderRequest, ProfileCatalogue, Tariff,
+};
 use crate::error::{Error, Result};
 use crate::events::EventHub;
-use crate::persistence::{Inserted, JobRepository, NotificationRepository, ProfileRepository};
+use crate::persistence::{
+    Inserted, JobRepository, NotificationRepository, ProfileRepository, UsageRepository,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+pub use usage::MAX_USAGE_LINES;
 pub use watch::EventStream;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
@@ -30,12 +36,16 @@ pub struct Repositories {
     pub jobs: Arc<dyn JobRepository>,
     pub notifications: Arc<dyn NotificationRepository>,
     pub profiles: Arc<dyn ProfileRepository>,
+    pub usage: Arc<dyn UsageRepository>,
 }
 
 struct Inner {
     repo: Arc<dyn JobRepository>,
     notifications: Arc<dyn NotificationRepository>,
     profiles: Arc<dyn ProfileRepository>,
+    usage: Arc<dyn UsageRepository>,
+    /// Prices output minutes; usage answers are in its currency.
+    tariff: Tariff,
     limiter: SubmitLimiter,
     hub: Arc<EventHub>,
     policy: OrderPolicy,
@@ -49,6 +59,7 @@ struct Inner {
 impl Service {
     pub fn new(
         repos: Repositories,
+        tariff: Tariff,
         limiter: SubmitLimiter,
         hub: Arc<EventHub>,
         policy: OrderPolicy,
@@ -60,6 +71,8 @@ impl Service {
                 repo: repos.jobs,
                 notifications: repos.notifications,
                 profiles: repos.profiles,
+                usage: repos.usage,
+                tariff,
                 limiter,
                 hub,
                 policy,

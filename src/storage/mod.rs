@@ -4,6 +4,7 @@ pub mod destination;
 mod http_origin;
 pub mod origin;
 pub mod s3;
+pub mod s3_url;
 mod source_file;
 
 use crate::egress::EgressClient;

@@ -423,6 +423,7 @@ pub fn output(filename: &str, preset: &str) -> pb::OutputSpec {
         label: String::new(),
         filename: filename.into(),
         profile: Some(pb::output_spec::Profile::Preset(preset.into())),
+        reference: String::new(),
     }
 }
 

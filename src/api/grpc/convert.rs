@@ -9,10 +9,13 @@ use crate::domain::order::{
 };
 use crate::domain::profile::{AudioSettings, VideoSettings};
 use crate::domain::profile_draft::{AudioDraft, ProfileDraft, VideoDraft};
+use crate::domain::{Billing, Usage};
 use crate::domain::{EventKind, Job, JobEvent, JobState, MediaInfo, OrderRequest, Phase, Profile};
 use crate::error::Error;
 use crate::proto as pb;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 pub fn order_request(order: Option<pb::Order>) -> OrderRequest {
     let Some(order) = order else {
@@ -27,6 +30,7 @@ pub fn order_request(order: Option<pb::Order>) -> OrderRequest {
             .map(|n| match n.target {
                 Some(pb::notification::Target::Email(e)) => NotificationRequest::Email(e),
                 Some(pb::notification::Target::WebhookUrl(u)) => NotificationRequest::Webhook(u),
+                Some(pb::notification::Target::PostbackUrl(u)) => NotificationRequest::Postback(u),
                 None => NotificationRequest::Empty,
             })
             .collect(),
@@ -50,6 +54,7 @@ pub fn order_request(order: Option<pb::Order>) -> OrderRequest {
                     Some(pb::output_spec::Profile::Preset(name)) => ProfileRef::Description(name),
                     None => ProfileRef::Missing,
                 },
+                reference: o.reference,
             })
             .collect(),
         thumbnails: order
@@ -163,6 +168,12 @@ fn output(o: &OutputResult, profile_description: &str) -> pb::OutputResult {
         urls: o.urls.clone(),
         media: o.media.as_ref().map(media),
         profile_description: profile_description.to_owned(),
+        file_metadata_json: if o.file_metadata.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string(&o.file_metadata).unwrap_or_default()
+        },
+        reference: o.reference.clone(),
     }
 }
 
@@ -178,6 +189,7 @@ fn order(job: &Job) -> pb::Order {
                 target: Some(match n {
                     Notification::Email(e) => pb::notification::Target::Email(e.clone()),
                     Notification::Webhook(u) => pb::notification::Target::WebhookUrl(u.clone()),
+                    Notification::Postback(u) => pb::notification::Target::PostbackUrl(u.clone()),
                 }),
             })
             .collect(),
@@ -200,6 +212,7 @@ fn order(job: &Job) -> pb::Order {
                     Some(name) => pb::output_spec::Profile::Preset(name.clone()),
                     None => pb::output_spec::Profile::ProfileId(out.profile.id.0),
                 }),
+                reference: out.reference.clone(),
             })
             .collect(),
         thumbnails: Vec::new(),
@@ -228,7 +241,7 @@ pub fn job(j: &Job) -> pb::Job {
             .collect(),
         thumbnails: Vec::new(),
         error: j.error.as_ref().map(error),
-        billing: None,
+        billing: j.billing.as_ref().map(billing),
         attempts: j.attempts,
         created_at: Some(timestamp(j.created_at)),
         started_at: j.started_at.map(timestamp),
@@ -237,6 +250,68 @@ pub fn job(j: &Job) -> pb::Job {
         source: j.source.as_ref().map(media),
         notifications: Vec::new(),
     }
+}
+
+// The doubles are for older clients; the strings carry the exact amounts.
+fn money(d: &Decimal) -> f64 {
+    d.to_f64().unwrap_or_default()
+}
+
+fn billing(b: &Billing) -> pb::Billing {
+    pb::Billing {
+        billable_minutes: b.total_minutes as f64,
+        cost: money(&b.total_cost),
+        currency: b.currency.clone(),
+        total_cost_decimal: b.total_cost.to_string(),
+        price_per_minute: b.price_per_minute.to_string(),
+        lines: b
+            .lines
+            .iter()
+            .map(|l| pb::BillingLine {
+                output_label: l.output_label.clone(),
+                profile_id: l.profile_id.0,
+                duration_seconds: l.duration_seconds,
+                billable_minutes: l.billable_minutes,
+                cost_decimal: l.cost.to_string(),
+            })
+            .collect(),
+    }
+}
+
+pub fn usage(u: &Usage) -> pb::GetUsageResponse {
+    pb::GetUsageResponse {
+        outputs: u
+            .lines
+            .iter()
+            .map(|l| pb::OutputUsage {
+                job_id: l.job_id.to_string(),
+                output_label: l.output_label.clone(),
+                profile_id: l.profile_id.0,
+                billable_minutes: l.billable_minutes as f64,
+                cost: money(&l.cost),
+                cost_decimal: l.cost.to_string(),
+                billed_at: Some(timestamp(l.billed_at)),
+            })
+            .collect(),
+        total_billable_minutes: u.total_minutes as f64,
+        total_cost: money(&u.total_cost),
+        currency: u.currency.clone(),
+        total_cost_decimal: u.total_cost.to_string(),
+    }
+}
+
+/// An optional proto timestamp as a time; `field` names it when it is out of range.
+pub fn time_from_proto(
+    t: Option<prost_types::Timestamp>,
+    field: &str,
+) -> Result<Option<DateTime<Utc>>, Error> {
+    t.map(|t| {
+        u32::try_from(t.nanos)
+            .ok()
+            .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos))
+            .ok_or_else(|| Error::invalid_argument(field, "is not a valid timestamp"))
+    })
+    .transpose()
 }
 
 pub fn notification(n: &Delivery) -> pb::NotificationStatus {
@@ -331,6 +406,7 @@ pub fn profile(p: &Profile) -> pb::Profile {
         video: p.video.as_ref().map(video_settings),
         audio: p.audio.as_ref().map(audio_settings),
         restrict_bitrate: p.restrict_bitrate,
+        elastic_transcoder_id: p.elastic_transcoder_id.clone().unwrap_or_default(),
     }
 }
 

@@ -34,12 +34,6 @@ impl GrpcApi {
 
 type EventStream = Pin<Box<dyn futures::Stream<Item = Result<pb::JobEvent, Status>> + Send>>;
 
-fn not_yet<T>(rpc: &str) -> Result<Response<T>, Status> {
-    Err(status::to_status(Error::unimplemented(format!(
-        "{rpc} is not implemented yet"
-    ))))
-}
-
 /// The authenticated caller (put there by the auth layer), acting for the request's
 /// `company_id`: empty means the caller's own, another company's is PERMISSION_DENIED.
 fn caller<T>(request: &Request<T>, company_id: impl FnOnce(&T) -> &str) -> Result<Caller, Status> {
@@ -242,7 +236,15 @@ impl TranscoderService for GrpcApi {
         &self,
         request: Request<pb::GetUsageRequest>,
     ) -> Result<Response<pb::GetUsageResponse>, Status> {
-        caller(&request, |r| &r.company_id)?;
-        not_yet("GetUsage")
+        let caller = caller(&request, |r| &r.company_id)?;
+        let r = request.into_inner();
+        let from = convert::time_from_proto(r.from, "from").map_err(status::to_status)?;
+        let to = convert::time_from_proto(r.to, "to").map_err(status::to_status)?;
+        let usage = self
+            .service
+            .usage(&caller, from, to)
+            .await
+            .map_err(status::to_status)?;
+        Ok(Response::new(convert::usage(&usage)))
     }
 }

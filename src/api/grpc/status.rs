@@ -6,7 +6,9 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 pub fn grpc_code(code: ErrorCode) -> Code {
     match code {
-        ErrorCode::InvalidArgument | ErrorCode::InvalidMedia => Code::InvalidArgument,
+        ErrorCode::InvalidArgument | ErrorCode::InvalidMedia | ErrorCode::UnsupportedMediaType => {
+            Code::InvalidArgument
+        }
         ErrorCode::Unauthenticated => Code::Unauthenticated,
         ErrorCode::RateLimited => Code::ResourceExhausted,
         ErrorCode::NotFound => Code::NotFound,

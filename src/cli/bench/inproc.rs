@@ -157,6 +157,7 @@ pub fn order(source: &Path, presets: &[&str]) -> pb::Order {
                 label: format!("out{i}"),
                 filename: format!("out{i}.mp4"),
                 profile: Some(pb::output_spec::Profile::Preset((*preset).into())),
+                reference: String::new(),
             })
             .collect(),
         ..Default::default()

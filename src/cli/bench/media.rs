@@ -106,6 +106,7 @@ fn plan(presets: &[&str], info: &transcoder::domain::MediaInfo) -> anyhow::Resul
                 label,
                 profile,
                 requested_preset: None,
+                reference: String::new(),
             }
         })
         .collect();

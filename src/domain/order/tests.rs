@@ -22,6 +22,7 @@ fn output(filename: &str, profile: ProfileRef) -> OutputRequest {
         label: String::new(),
         filename: filename.into(),
         profile,
+        reference: String::new(),
     }
 }
 
@@ -190,4 +191,53 @@ fn company_profiles_are_found_in_the_catalogue() {
         "c.mp4",
         ProfileRef::Id(2)
     )]));
+}
+
+#[test]
+fn postbacks_validate_like_webhooks_and_references_are_kept() {
+    let mut referenced = output("a.mp4", ProfileRef::Id(2));
+    referenced.reference = " clip-42 ".into();
+    let order = OrderRequest {
+        origin: "file:///srv/media/in.mp4".into(),
+        notifications: vec![NotificationRequest::Postback(
+            "https://example.com/done".into(),
+        )],
+        outputs: vec![referenced],
+        ..Default::default()
+    };
+    let valid = order
+        .validate(
+            &caller(false),
+            &ProfileCatalogue::system_presets(),
+            &policy(),
+        )
+        .unwrap();
+    assert_eq!(
+        valid.notifications,
+        vec![Notification::Postback("https://example.com/done".into())]
+    );
+    assert_eq!(valid.outputs[0].reference, "clip-42");
+
+    let mut long = output("b.mp4", ProfileRef::Id(2));
+    long.reference = "r".repeat(MAX_REFERENCE_CHARS + 1);
+    let order = OrderRequest {
+        origin: "file:///srv/media/in.mp4".into(),
+        notifications: vec![NotificationRequest::Postback("ftp://example.com/".into())],
+        outputs: vec![long],
+        ..Default::default()
+    };
+    let err = order
+        .validate(
+            &caller(false),
+            &ProfileCatalogue::system_presets(),
+            &policy(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        fields(err),
+        vec![
+            "order.notifications[0].postback_url",
+            "order.outputs[0].reference"
+        ]
+    );
 }

@@ -18,6 +18,9 @@ pub struct Model {
     pub source_json: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub error_json: Option<String>,
+    /// The bill of a succeeded job (`domain::Billing`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub billing_json: Option<String>,
     pub attempts: i32,
     pub idempotency_key: Option<String>,
     /// Highest event sequence written so far.

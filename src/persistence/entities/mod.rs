@@ -8,3 +8,4 @@ pub mod job;
 pub mod job_event;
 pub mod notification;
 pub mod profile;
+pub mod usage;

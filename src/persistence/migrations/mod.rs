@@ -7,6 +7,7 @@ mod m20261123_000002_create_job_events;
 mod m20261123_000003_create_notifications;
 mod m20261123_000004_create_company_secrets;
 mod m20261128_000005_create_companies_tokens_profiles;
+mod m20261128_000006_billing;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_notifications::Migration),
             Box::new(m20261123_000004_create_company_secrets::Migration),
             Box::new(m20261128_000005_create_companies_tokens_profiles::Migration),
+            Box::new(m20261128_000006_billing::Migration),
         ]
     }
 }
