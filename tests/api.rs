@@ -508,6 +508,32 @@ async fn health_reflection_and_healthz_answer() {
         "{services:?}"
     );
 
+    // Error details are described too, so grpcurl prints BadRequest's fields by name.
+    let request = reflection::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            reflection::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "google.rpc.BadRequest".into(),
+            ),
+        ),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(Ok(response)) = responses.next().await else {
+        panic!("no reflection answer")
+    };
+    assert!(
+        matches!(
+            response.message_response,
+            Some(reflection::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
+        ),
+        "{:?}",
+        response.message_response
+    );
+
     let mut stream = tokio::net::TcpStream::connect(app.app().http_addr)
         .await
         .unwrap();
@@ -518,5 +544,39 @@ async fn health_reflection_and_healthz_answer() {
     let mut reply = String::new();
     stream.read_to_string(&mut reply).await.unwrap();
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn destination_options_are_checked_not_dropped() {
+    let app = paused_app(Backend::Sqlite).await;
+    let mut o = order(
+        &media_dir().join("source.mp4"),
+        vec![output("a.mp4", "System preset: Generic 360p")],
+    );
+    let destination = |uri: &str, acl: &str, storage_class: &str| pb::Destination {
+        uri: uri.into(),
+        acl: acl.into(),
+        storage_class: storage_class.into(),
+    };
+    let local = url::Url::from_directory_path(app.data_dir.path()).unwrap().to_string();
+    o.destinations = vec![
+        destination("s3://bucket/out/", "public-read", "STANDARD_IA"),
+        destination(&local, "private", ""),
+        destination("s3://bucket/other/", "everyone", "COLD"),
+    ];
+    let status = app.submit(o.clone()).await.unwrap_err();
+    assert_eq!(
+        bad_fields(&status),
+        vec![
+            "order.destinations[1].acl",
+            "order.destinations[2].acl",
+            "order.destinations[2].storage_class",
+        ]
+    );
+    o.destinations.truncate(1);
+    let job = app.submit(o).await.unwrap();
+    let kept = &job.order.unwrap().destinations[0];
+    assert_eq!((kept.acl.as_str(), kept.storage_class.as_str()), ("public-read", "STANDARD_IA"));
     app.shutdown().await;
 }

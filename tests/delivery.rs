@@ -12,6 +12,13 @@ use transcoder::storage::s3::S3Store;
 
 const PRESET: &str = "System preset: Generic 360p";
 
+fn video_mp4() -> transcoder::storage::s3::ObjectOptions {
+    transcoder::storage::s3::ObjectOptions {
+        content_type: "video/mp4".into(),
+        ..Default::default()
+    }
+}
+
 async fn app_with(configure: impl FnOnce(&mut Settings) + Send + 'static) -> TestApp {
     spawn_app_with(
         Backend::Sqlite,
@@ -230,7 +237,7 @@ async fn large_files_go_up_in_parts_and_come_back_identical() {
     let store = store_for(&peer).await;
     let (transfer, progress) = Transfer::channel();
     let url = store
-        .upload(&file, "big", "out/big.mp4", "video/mp4", &transfer)
+        .upload(&file, "big", "out/big.mp4", &video_mp4(), &transfer)
         .await
         .unwrap();
     assert_eq!(url, "s3://big/out/big.mp4");
@@ -256,7 +263,7 @@ async fn a_failed_multipart_upload_leaves_nothing_behind() {
             &file,
             "big",
             "out/big.mp4",
-            "video/mp4",
+            &video_mp4(),
             &Transfer::default(),
         )
         .await

@@ -442,6 +442,51 @@ fn http_url(raw: &str) -> Option<String> {
         .map(String::from)
 }
 
+/// The canned ACLs an S3 destination may ask for.
+pub const S3_CANNED_ACLS: &[&str] = &[
+    "private",
+    "public-read",
+    "public-read-write",
+    "authenticated-read",
+    "aws-exec-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+];
+
+/// The storage classes an S3 destination may ask for.
+pub const S3_STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+];
+
+/// An object option (ACL, storage class) is one S3 knows, and only on S3 destinations:
+/// passed to the store, never dropped silently.
+fn check_object_option(
+    location: &Location,
+    value: &str,
+    allowed: &[&str],
+    field: &str,
+    bad: &mut Violations,
+) {
+    if value.is_empty() {
+        return;
+    }
+    if !matches!(location, Location::S3 { .. }) {
+        bad.add(field, "applies to s3:// destinations only");
+    } else if !allowed.contains(&value) {
+        bad.add(
+            field,
+            format!("'{value}' is not one of {}", allowed.join(", ")),
+        );
+    }
+}
+
 fn validate_destinations(
     raw: Vec<DestinationRequest>,
     policy: &OrderPolicy,
@@ -453,11 +498,27 @@ fn validate_destinations(
         match Location::parse(&d.uri) {
             Ok(location) => {
                 check_location_allowed(&location, policy, &field, bad, false);
+                let acl = d.acl.trim().to_owned();
+                let storage_class = d.storage_class.trim().to_owned();
+                check_object_option(
+                    &location,
+                    &acl,
+                    S3_CANNED_ACLS,
+                    &format!("order.destinations[{i}].acl"),
+                    bad,
+                );
+                check_object_option(
+                    &location,
+                    &storage_class,
+                    S3_STORAGE_CLASSES,
+                    &format!("order.destinations[{i}].storage_class"),
+                    bad,
+                );
                 out.push(Destination {
                     uri: d.uri.trim().to_owned(),
                     location,
-                    acl: d.acl,
-                    storage_class: d.storage_class,
+                    acl,
+                    storage_class,
                 });
             }
             Err(e) => bad.add(field, e),

@@ -56,7 +56,11 @@ pub async fn deliver(
                 file,
                 bucket,
                 &object_key(key, filename),
-                &content_type(filename),
+                &super::s3::ObjectOptions {
+                    content_type: content_type(filename),
+                    acl: dest.acl.clone(),
+                    storage_class: dest.storage_class.clone(),
+                },
                 progress,
             )
             .await

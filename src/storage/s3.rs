@@ -14,10 +14,28 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, StorageClass};
 use futures::{StreamExt, TryStreamExt};
 use std::path::Path;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// How an uploaded object is stored. Empty `acl` / `storage_class` leave the bucket's
+/// defaults; the order's validation allows only values S3 knows.
+#[derive(Debug, Clone, Default)]
+pub struct ObjectOptions {
+    pub content_type: String,
+    pub acl: String,
+    pub storage_class: String,
+}
+
+impl ObjectOptions {
+    fn acl(&self) -> Option<ObjectCannedAcl> {
+        (!self.acl.is_empty()).then(|| ObjectCannedAcl::from(self.acl.as_str()))
+    }
+    fn storage_class(&self) -> Option<StorageClass> {
+        (!self.storage_class.is_empty()).then(|| StorageClass::from(self.storage_class.as_str()))
+    }
+}
 
 #[derive(Clone)]
 pub struct S3Store {
@@ -119,7 +137,7 @@ impl S3Store {
         file: &Path,
         bucket: &str,
         key: &str,
-        content_type: &str,
+        options: &ObjectOptions,
         progress: &Transfer,
     ) -> Result<String, String> {
         let size = tokio::fs::metadata(file)
@@ -132,14 +150,16 @@ impl S3Store {
                 .put_object()
                 .bucket(bucket)
                 .key(key)
-                .content_type(content_type)
+                .content_type(&options.content_type)
+                .set_acl(options.acl())
+                .set_storage_class(options.storage_class())
                 .body(body)
                 .send()
                 .await
                 .map_err(sdk_error)?;
             progress.report(size, Some(size));
         } else {
-            self.upload_multipart(file, size, bucket, key, content_type, progress)
+            self.upload_multipart(file, size, bucket, key, options, progress)
                 .await?;
         }
         Ok(format!("s3://{bucket}/{key}"))
@@ -151,7 +171,7 @@ impl S3Store {
         size: u64,
         bucket: &str,
         key: &str,
-        content_type: &str,
+        options: &ObjectOptions,
         progress: &Transfer,
     ) -> Result<(), String> {
         let created = self
@@ -159,7 +179,9 @@ impl S3Store {
             .create_multipart_upload()
             .bucket(bucket)
             .key(key)
-            .content_type(content_type)
+            .content_type(&options.content_type)
+            .set_acl(options.acl())
+            .set_storage_class(options.storage_class())
             .send()
             .await
             .map_err(sdk_error)?;

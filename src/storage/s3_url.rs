@@ -15,10 +15,21 @@ pub fn effective_region(settings: &S3Settings) -> String {
         .unwrap_or_else(|| "us-east-1".to_owned())
 }
 
+/// The store's endpoint, if not AWS: the setting, then `AWS_ENDPOINT_URL_S3` /
+/// `AWS_ENDPOINT_URL`, which the AWS SDK also honours.
+pub fn effective_endpoint(settings: &S3Settings) -> Option<String> {
+    settings
+        .endpoint_url
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .filter(|e| !e.trim().is_empty())
+}
+
 /// The URL of `bucket`/`key` under `settings` (see [`object_url`]).
 pub fn https_url(settings: &S3Settings, bucket: &str, key: &str) -> String {
     object_url(
-        settings.endpoint_url.as_deref(),
+        effective_endpoint(settings).as_deref(),
         settings.force_path_style,
         &effective_region(settings),
         bucket,
