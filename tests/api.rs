@@ -528,7 +528,9 @@ async fn health_reflection_and_healthz_answer() {
     assert!(
         matches!(
             response.message_response,
-            Some(reflection::server_reflection_response::MessageResponse::FileDescriptorResponse(_))
+            Some(
+                reflection::server_reflection_response::MessageResponse::FileDescriptorResponse(_)
+            )
         ),
         "{:?}",
         response.message_response
@@ -559,7 +561,9 @@ async fn destination_options_are_checked_not_dropped() {
         acl: acl.into(),
         storage_class: storage_class.into(),
     };
-    let local = url::Url::from_directory_path(app.data_dir.path()).unwrap().to_string();
+    let local = url::Url::from_directory_path(app.data_dir.path())
+        .unwrap()
+        .to_string();
     o.destinations = vec![
         destination("s3://bucket/out/", "public-read", "STANDARD_IA"),
         destination(&local, "private", ""),
@@ -577,6 +581,9 @@ async fn destination_options_are_checked_not_dropped() {
     o.destinations.truncate(1);
     let job = app.submit(o).await.unwrap();
     let kept = &job.order.unwrap().destinations[0];
-    assert_eq!((kept.acl.as_str(), kept.storage_class.as_str()), ("public-read", "STANDARD_IA"));
+    assert_eq!(
+        (kept.acl.as_str(), kept.storage_class.as_str()),
+        ("public-read", "STANDARD_IA")
+    );
     app.shutdown().await;
 }

@@ -236,6 +236,37 @@ async fn a_rest_order_runs_to_the_end(backend: Backend) {
         assert!((seconds - 5.0).abs() < 0.2, "{seconds}");
         assert!(output["metadata"]["size_bytes"].as_u64().unwrap() > 0);
     }
+    // Billed per output minute, rounded up, money as decimal strings.
+    let billing = &done.body["billing"];
+    assert_eq!(billing["currency"], "USD");
+    assert_eq!(billing["price_per_minute"], "0.0389");
+    assert_eq!(billing["billable_minutes"], 2);
+    assert_eq!(billing["total"], "0.0778");
+    assert_eq!(billing["outputs"][0]["cost"], "0.0389");
+
+    // Usage over a period that holds the job, one after it, and a bad date.
+    let today = chrono::Utc::now().date_naive();
+    let tomorrow = today.succ_opt().unwrap();
+    let usage = get(
+        &app,
+        &format!("/acme/usage?from={today}&to={tomorrow}"),
+        &app.token,
+    )
+    .await;
+    assert_eq!(usage.status, 200, "{}", usage.body);
+    assert_eq!(usage.body["billable_minutes"], 2);
+    assert_eq!(usage.body["total"], "0.0778");
+    assert_eq!(usage.body["outputs"][0]["job_id"], id.as_str());
+    let later = get(&app, &format!("/acme/usage?from={tomorrow}"), &app.token).await;
+    assert_eq!(later.body["billable_minutes"], 0);
+    assert_eq!(later.body["total"], "0");
+    let bad = get(&app, "/acme/usage?from=last-tuesday", &app.token).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(fields(&bad), vec!["from"]);
+    let globex = make_company(app.app(), "globex", false).await;
+    assert_eq!(get(&app, "/acme/usage", &globex).await.status, 403);
+    let theirs = get(&app, "/globex/usage", &globex).await;
+    assert_eq!(theirs.body["billable_minutes"], 0, "usage is per company");
     app.shutdown().await;
 }
 on_both_backends!(rest_order_succeeds, super::a_rest_order_runs_to_the_end);

@@ -81,7 +81,8 @@ async fn a_preset_job_lands_at_its_key_and_posts_exiftool_meta_back() {
     let application_id = app.app().admin.rotate_application_id("acme").await.unwrap();
     let key = "videos/2026/vid-42.mp4";
 
-    let (status, body) = post_job(&app, &seed_job(&application_id, &receiver.url(), key), None).await;
+    let (status, body) =
+        post_job(&app, &seed_job(&application_id, &receiver.url(), key), None).await;
     assert_eq!(status, 200, "{body}");
     let job_id = body["results"]["job_id"].as_str().unwrap().to_owned();
     let done = app.finish(&job_id).await;
@@ -92,11 +93,16 @@ async fn a_preset_job_lands_at_its_key_and_posts_exiftool_meta_back() {
         done.error
     );
 
-    let (stored, _) = s3.get("media", key).await.expect("the object is at the exact key");
+    let (stored, _) = s3
+        .get("media", key)
+        .await
+        .expect("the object is at the exact key");
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("fetched.mp4");
     std::fs::write(&local, &stored).unwrap();
-    let expected = transcoder::media::exiftool::read_metadata(&local).await.unwrap();
+    let expected = transcoder::media::exiftool::read_metadata(&local)
+        .await
+        .unwrap();
 
     let posts = received(&receiver, 1).await;
     let postback: Value = serde_json::from_str(&posts[0].body).unwrap();
@@ -114,11 +120,26 @@ async fn a_preset_job_lands_at_its_key_and_posts_exiftool_meta_back() {
     }
     assert_eq!(meta.len(), expected.len(), "no extra keys");
     for seed_key in [
-        "FileSize", "FileType", "MIMEType", "MajorBrand", "Duration", "ImageWidth",
-        "ImageHeight", "VideoFrameRate", "AvgBitrate", "CompressorID", "AudioChannels",
-        "AudioSampleRate", "ImageSize", "Megapixels", "Rotation",
+        "FileSize",
+        "FileType",
+        "MIMEType",
+        "MajorBrand",
+        "Duration",
+        "ImageWidth",
+        "ImageHeight",
+        "VideoFrameRate",
+        "AvgBitrate",
+        "CompressorID",
+        "AudioChannels",
+        "AudioSampleRate",
+        "ImageSize",
+        "Megapixels",
+        "Rotation",
     ] {
-        assert!(meta.contains_key(seed_key), "{seed_key} missing from {meta:?}");
+        assert!(
+            meta.contains_key(seed_key),
+            "{seed_key} missing from {meta:?}"
+        );
     }
     assert_eq!(meta["ImageSize"], "1280x720");
     assert!(posts[0].headers.contains_key("webhook-signature"));
@@ -160,9 +181,19 @@ async fn preset_jobs_authenticate_and_fail_clearly() {
     let (status, body) = post_job(&app, &tokened, Some(&app.token)).await;
     assert_eq!(status, 200, "{body}");
 
-    let (status, body) = post_job(&app, &seed_job("app_unknown", &receiver.url(), "a.mp4"), None).await;
+    let (status, body) = post_job(
+        &app,
+        &seed_job("app_unknown", &receiver.url(), "a.mp4"),
+        None,
+    )
+    .await;
     assert_eq!(status, 401);
-    assert!(body["results"]["error"].as_str().unwrap().contains("application_id"));
+    assert!(
+        body["results"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("application_id")
+    );
     let (status, _) = post_job(&app, &tokened, None).await;
     assert_eq!(status, 401, "no credentials at all");
 
@@ -173,19 +204,38 @@ async fn preset_jobs_authenticate_and_fail_clearly() {
     let (status, body) = post_job(&app, &bad, None).await;
     assert_eq!(status, 400, "{body}");
     let error = body["results"]["error"].as_str().unwrap();
-    assert!(error.contains("pre_process[0].transcode.ftp_destination: only s3_destination is supported"), "{error}");
+    assert!(
+        error
+            .contains("pre_process[0].transcode.ftp_destination: only s3_destination is supported"),
+        "{error}"
+    );
 
     let mut unknown_preset = job.clone();
     unknown_preset["src"] = json!("");
-    unknown_preset["pre_process"][0]["trancode"]["preset_id"] = json!("System preset: no such thing");
+    unknown_preset["pre_process"][0]["trancode"]["preset_id"] =
+        json!("System preset: no such thing");
     let (status, body) = post_job(&app, &unknown_preset, None).await;
     assert_eq!(status, 400, "{body}");
     let error = body["results"]["error"].as_str().unwrap();
     assert!(error.contains("src: "), "{error}");
-    assert!(error.contains("pre_process[0].transcode.preset_id: "), "{error}");
+    assert!(
+        error.contains("pre_process[0].transcode.preset_id: "),
+        "{error}"
+    );
 
-    let (status, body) = post_job(&app, &json!({"application_id": application_id, "src": 5, "pre_process": "x"}), None).await;
+    let (status, body) = post_job(
+        &app,
+        &json!({"application_id": application_id, "src": 5, "pre_process": "x"}),
+        None,
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["results"]["error"].as_str().unwrap().contains("pre_process"), "{body}");
+    assert!(
+        body["results"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("pre_process"),
+        "{body}"
+    );
     app.shutdown().await;
 }

@@ -10,6 +10,7 @@ mod order_dialect;
 pub mod order_wire;
 mod preset_dialect;
 pub mod preset_wire;
+mod usage;
 
 use crate::auth::Authenticator;
 use crate::service::Service;
@@ -43,6 +44,7 @@ pub fn router(state: RestState) -> Router {
             "/{company_id}/transcoding_profiles/",
             get(order_dialect::list_profiles),
         )
+        .route("/{company_id}/usage", get(usage::usage))
         .route("/openapi.json", get(openapi::document))
         .route("/job", post(preset_dialect::submit))
         .route("/job/", post(preset_dialect::submit))

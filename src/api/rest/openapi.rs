@@ -1,7 +1,7 @@
 //! The OpenAPI 3 description of the REST routes, generated from their wire types and
 //! served at `/openapi.json`.
 
-use super::{errors, order_dialect, order_wire, preset_dialect, preset_wire};
+use super::{errors, order_dialect, order_wire, preset_dialect, preset_wire, usage};
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi};
         order_dialect::cancel_job,
         order_dialect::list_profiles,
         preset_dialect::submit,
+        usage::usage,
     ),
     components(schemas(
         order_wire::OrderBody,
@@ -29,6 +30,7 @@ use utoipa::{Modify, OpenApi};
         errors::PresetErrorBody,
         preset_wire::PresetJobBody,
         preset_wire::PresetAcceptedBody,
+        usage::UsageBody,
     )),
     modifiers(&BearerAuth)
 )]

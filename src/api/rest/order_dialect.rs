@@ -371,12 +371,32 @@ pub fn job_body(job: &Job, status_url: String) -> JobBody {
         origin: job.order.origin.clone(),
         outputs: job.outputs.iter().map(|o| output_body(o, job)).collect(),
         thumbnails: Vec::new(),
-        billing: None,
+        billing: job.billing.as_ref().map(billing_body),
         error: job.error.as_ref().map(error_detail),
         attempts: job.attempts,
         created_at: rfc3339(job.created_at),
         started_at: job.started_at.map(rfc3339),
         finished_at: job.finished_at.map(rfc3339),
+    }
+}
+
+fn billing_body(b: &crate::domain::billing::Billing) -> BillingBody {
+    BillingBody {
+        currency: b.currency.clone(),
+        price_per_minute: b.price_per_minute.to_string(),
+        billable_minutes: b.total_minutes,
+        total: b.total_cost.to_string(),
+        outputs: b
+            .lines
+            .iter()
+            .map(|l| BillingLineBody {
+                label: l.output_label.clone(),
+                profile_id: l.profile_id.0,
+                duration_seconds: l.duration_seconds,
+                billable_minutes: l.billable_minutes,
+                cost: l.cost.to_string(),
+            })
+            .collect(),
     }
 }
 
