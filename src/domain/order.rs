@@ -6,8 +6,15 @@ use super::profile::{Profile, ProfileCatalogue, ProfileId};
 use crate::error::{Error, ErrorCode, FieldViolation};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use url::Url;
+
+mod destinations;
+mod location;
+
+pub use destinations::{S3_CANNED_ACLS, S3_STORAGE_CLASSES};
+use destinations::{check_location_allowed, validate_destinations};
+pub use location::{Location, is_under_roots};
 
 /// Job priority, 5 (normal) to 10 (most urgent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -32,67 +39,6 @@ impl Priority {
     pub fn get(self) -> i32 {
         self.0
     }
-}
-
-/// Where a file lives: a local path or a remote object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "scheme", rename_all = "lowercase")]
-pub enum Location {
-    File { path: PathBuf },
-    Http { url: String },
-    S3 { bucket: String, key: String },
-}
-
-impl Location {
-    /// Parses `file:///abs/path`, `http(s)://...` or `s3://bucket/key`.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err("is required".into());
-        }
-        let url = Url::parse(raw).map_err(|e| format!("is not a valid URI: {e}"))?;
-        match url.scheme() {
-            "file" => {
-                if url
-                    .host_str()
-                    .is_some_and(|h| !h.is_empty() && h != "localhost")
-                {
-                    return Err("file URIs must not name a host".into());
-                }
-                let path = url
-                    .to_file_path()
-                    .map_err(|_| "is not a valid file path".to_string())?;
-                if path.components().any(|c| c == Component::ParentDir) {
-                    return Err("must not contain '..'".into());
-                }
-                Ok(Location::File { path })
-            }
-            "http" | "https" => {
-                if url.host_str().is_none_or(str::is_empty) {
-                    return Err("must name a host".into());
-                }
-                Ok(Location::Http { url: url.into() })
-            }
-            "s3" => {
-                let bucket = url.host_str().unwrap_or_default().to_owned();
-                if bucket.is_empty() {
-                    return Err("must name a bucket: s3://bucket/key".into());
-                }
-                let key = url.path().trim_start_matches('/').to_owned();
-                Ok(Location::S3 { bucket, key })
-            }
-            other => Err(format!(
-                "scheme '{other}' is not supported (use file, http, https or s3)"
-            )),
-        }
-    }
-}
-
-/// True when `path` is lexically inside one of `roots` (which must be absolute).
-pub fn is_under_roots(path: &Path, roots: &[PathBuf]) -> bool {
-    path.is_absolute()
-        && !path.components().any(|c| c == Component::ParentDir)
-        && roots.iter().any(|root| path.starts_with(root))
 }
 
 /// An order as a client sends it, before validation.
@@ -363,32 +309,6 @@ impl Violations {
     }
 }
 
-fn check_location_allowed(
-    loc: &Location,
-    policy: &OrderPolicy,
-    field: &str,
-    bad: &mut Violations,
-    is_origin: bool,
-) {
-    match loc {
-        Location::File { path } if !is_under_roots(path, &policy.file_roots) => bad.add(
-            field,
-            format!(
-                "file path {} is outside the directories this server allows",
-                path.display()
-            ),
-        ),
-        Location::Http { .. } if !is_origin => {
-            bad.add(field, "destinations must be s3:// or file://")
-        }
-        Location::S3 { key, .. } if is_origin && (key.is_empty() || key.ends_with('/')) => {
-            bad.add(field, "must name an object: s3://bucket/key")
-        }
-        // Remote hosts are checked by the egress guard when they are resolved.
-        Location::File { .. } | Location::Http { .. } | Location::S3 { .. } => {}
-    }
-}
-
 fn validate_notifications(
     raw: Vec<NotificationRequest>,
     bad: &mut Violations,
@@ -440,91 +360,6 @@ fn http_url(raw: &str) -> Option<String> {
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
         .map(String::from)
-}
-
-/// The canned ACLs an S3 destination may ask for.
-pub const S3_CANNED_ACLS: &[&str] = &[
-    "private",
-    "public-read",
-    "public-read-write",
-    "authenticated-read",
-    "aws-exec-read",
-    "bucket-owner-read",
-    "bucket-owner-full-control",
-];
-
-/// The storage classes an S3 destination may ask for.
-pub const S3_STORAGE_CLASSES: &[&str] = &[
-    "STANDARD",
-    "REDUCED_REDUNDANCY",
-    "STANDARD_IA",
-    "ONEZONE_IA",
-    "INTELLIGENT_TIERING",
-    "GLACIER",
-    "DEEP_ARCHIVE",
-    "GLACIER_IR",
-];
-
-/// An object option (ACL, storage class) is one S3 knows, and only on S3 destinations:
-/// passed to the store, never dropped silently.
-fn check_object_option(
-    location: &Location,
-    value: &str,
-    allowed: &[&str],
-    field: &str,
-    bad: &mut Violations,
-) {
-    if value.is_empty() {
-        return;
-    }
-    if !matches!(location, Location::S3 { .. }) {
-        bad.add(field, "applies to s3:// destinations only");
-    } else if !allowed.contains(&value) {
-        bad.add(
-            field,
-            format!("'{value}' is not one of {}", allowed.join(", ")),
-        );
-    }
-}
-
-fn validate_destinations(
-    raw: Vec<DestinationRequest>,
-    policy: &OrderPolicy,
-    bad: &mut Violations,
-) -> Vec<Destination> {
-    let mut out = Vec::new();
-    for (i, d) in raw.into_iter().enumerate() {
-        let field = format!("order.destinations[{i}].uri");
-        match Location::parse(&d.uri) {
-            Ok(location) => {
-                check_location_allowed(&location, policy, &field, bad, false);
-                let acl = d.acl.trim().to_owned();
-                let storage_class = d.storage_class.trim().to_owned();
-                check_object_option(
-                    &location,
-                    &acl,
-                    S3_CANNED_ACLS,
-                    &format!("order.destinations[{i}].acl"),
-                    bad,
-                );
-                check_object_option(
-                    &location,
-                    &storage_class,
-                    S3_STORAGE_CLASSES,
-                    &format!("order.destinations[{i}].storage_class"),
-                    bad,
-                );
-                out.push(Destination {
-                    uri: d.uri.trim().to_owned(),
-                    location,
-                    acl,
-                    storage_class,
-                });
-            }
-            Err(e) => bad.add(field, e),
-        }
-    }
-    out
 }
 
 fn validate_outputs(

@@ -14,9 +14,6 @@ use sea_orm::{
 
 #[async_trait]
 pub trait NotificationRepository: Send + Sync + 'static {
-    /// Stores new deliveries; ids already stored are left as they are.
-    async fn insert_all(&self, notifications: &[Notification]) -> Result<(), Error>;
-
     /// Takes up to `limit` pending deliveries due by `now`, pushing their due time to
     /// `lease_until` so that no other dispatcher takes them meanwhile.
     async fn claim_due(
@@ -77,34 +74,6 @@ fn from_row(row: notification::Model) -> Result<Notification, Error> {
 
 #[async_trait]
 impl NotificationRepository for SeaNotificationRepository {
-    async fn insert_all(&self, notifications: &[Notification]) -> Result<(), Error> {
-        if notifications.is_empty() {
-            return Ok(());
-        }
-        let rows = notifications
-            .iter()
-            .map(|n| {
-                Ok(notification::ActiveModel {
-                    id: Set(n.id.clone()),
-                    job_id: Set(n.job_id.to_string()),
-                    company_id: Set(n.company_id.clone()),
-                    channel_json: Set(serde_json::to_string(&n.channel).map_err(json_err)?),
-                    payload: Set(n.payload.clone()),
-                    state: Set(n.state.as_str().to_owned()),
-                    attempts_json: Set(serde_json::to_string(&n.attempts).map_err(json_err)?),
-                    next_attempt_at: Set(n.next_attempt_at),
-                    created_at: Set(n.created_at),
-                    updated_at: Set(Utc::now()),
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        notification::Entity::insert_many(rows)
-            .on_conflict_do_nothing_on([notification::Column::Id])
-            .exec(&self.db)
-            .await?;
-        Ok(())
-    }
-
     async fn claim_due(
         &self,
         now: DateTime<Utc>,
