@@ -106,14 +106,7 @@ on_both_backends!(
 );
 
 async fn priority_needs_the_entitlement(backend: Backend) {
-    let app = common::spawn_app_with(
-        backend,
-        AppOptions {
-            paused: true,
-            ..AppOptions::default()
-        },
-    )
-    .await;
+    let app = common::spawn_paused(backend).await;
     let urgent = |priority| {
         let mut o = order(
             &clip_5s(),
@@ -211,14 +204,7 @@ async fn database_text(app: &TestApp) -> String {
 }
 
 async fn secrets_are_stored_hashed(backend: Backend) {
-    let app = common::spawn_app_with(
-        backend,
-        AppOptions {
-            paused: true,
-            ..AppOptions::default()
-        },
-    )
-    .await;
+    let app = common::spawn_paused(backend).await;
     let admin = &app.app().admin;
     let (_, application_id) = admin
         .create_company(transcoder::admin::NewCompany {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{AppOptions, Backend, COMPANY, TestApp, clip_5s, make_company, order, output};
+use common::{Backend, COMPANY, TestApp, clip_5s, make_company, order, output};
 use prost::Message;
 use std::time::Duration;
 use tonic::Code;
@@ -217,14 +217,7 @@ async fn create_profile(client: &mut common::Client, p: pb::Profile) -> pb::Prof
 }
 
 async fn auth_matrix(backend: Backend) {
-    let app = common::spawn_app_with(
-        backend,
-        AppOptions {
-            paused: true,
-            ..AppOptions::default()
-        },
-    )
-    .await;
+    let app = common::spawn_paused(backend).await;
     let job = app
         .submit(order(
             &clip_5s(),
@@ -328,14 +321,7 @@ struct Route {
 
 async fn http_matrix(backend: Backend) {
     use reqwest::Method;
-    let app = common::spawn_app_with(
-        backend,
-        AppOptions {
-            paused: true,
-            ..AppOptions::default()
-        },
-    )
-    .await;
+    let app = common::spawn_paused(backend).await;
     let globex_token = make_company(app.app(), "globex", false).await;
     let (revoked, revoked_token) = app.app().admin.create_token(COMPANY, None).await.unwrap();
     app.app().admin.revoke_token(&revoked.id).await.unwrap();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{AppOptions, Backend, TestApp, clip_5s, order};
+use common::{Backend, clip_5s, order};
 use tonic::Code;
 use tonic_types::StatusExt;
 use transcoder::proto as pb;
@@ -58,19 +58,8 @@ async fn list(client: &mut common::Client) -> Vec<pb::Profile> {
         .profiles
 }
 
-async fn paused(backend: Backend) -> TestApp {
-    common::spawn_app_with(
-        backend,
-        AppOptions {
-            paused: true,
-            ..AppOptions::default()
-        },
-    )
-    .await
-}
-
 async fn crud_and_validation(backend: Backend) {
-    let app = paused(backend).await;
+    let app = common::spawn_paused(backend).await;
     let mut acme = app.client.clone();
 
     // Every bad field is named, and nothing is saved.
@@ -238,7 +227,7 @@ on_both_backends!(profile_crud_and_validation, super::crud_and_validation);
 /// A job keeps the profile as it was at submission: editing or deleting the profile
 /// while the job waits changes neither what it makes nor the name it shows.
 async fn jobs_snapshot_their_profiles(backend: Backend) {
-    let app = paused(backend).await;
+    let app = common::spawn_paused(backend).await;
     let mut acme = app.client.clone();
     let small = create(
         &mut acme,

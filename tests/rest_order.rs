@@ -9,17 +9,6 @@ use reqwest::header::{CONTENT_TYPE, LOCATION};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-async fn paused(backend: Backend) -> TestApp {
-    common::spawn_app_with(
-        backend,
-        AppOptions {
-            paused: true,
-            ..AppOptions::default()
-        },
-    )
-    .await
-}
-
 fn base(app: &TestApp) -> String {
     format!("http://{}", app.app().http_addr)
 }
@@ -135,7 +124,7 @@ fn fields(a: &Answer) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_encoding_and_both_paths_are_accepted() {
-    let app = paused(Backend::Sqlite).await;
+    let app = common::spawn_paused(Backend::Sqlite).await;
     let order = seed_order(&app).to_string();
     let form: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("order", &order)
@@ -194,7 +183,7 @@ async fn every_encoding_and_both_paths_are_accepted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seeds_curl_line_works() {
-    let app = paused(Backend::Sqlite).await;
+    let app = common::spawn_paused(Backend::Sqlite).await;
     let jdata = seed_order(&app).to_string();
     let output = tokio::process::Command::new("curl")
         .args(["-sS", "--max-time", "30", "-w", "\n%{http_code}"])
@@ -294,7 +283,7 @@ on_both_backends!(rest_order_succeeds, super::a_rest_order_runs_to_the_end);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_have_their_status_and_body() {
-    let app = paused(Backend::Sqlite).await;
+    let app = common::spawn_paused(Backend::Sqlite).await;
     let json_post = |body: &str| {
         post(
             &app,
@@ -448,7 +437,7 @@ async fn the_rate_limit_answers_429_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_are_listed_with_and_without_the_slash() {
-    let app = paused(Backend::Sqlite).await;
+    let app = common::spawn_paused(Backend::Sqlite).await;
     let own = app
         .client
         .clone()

@@ -151,14 +151,7 @@ async fn preset_jobs_authenticate_and_fail_clearly() {
     let s3 = S3Peer::start().await;
     s3.create_bucket("media").await;
     let receiver = WebhookPeer::start(vec![200]).await;
-    let app = common::spawn_app_with(
-        Backend::Sqlite,
-        AppOptions {
-            paused: true,
-            ..AppOptions::default()
-        },
-    )
-    .await;
+    let app = common::spawn_paused(Backend::Sqlite).await;
     let application_id = app.app().admin.rotate_application_id("acme").await.unwrap();
     let job = seed_job(&application_id, &receiver.url(), "out/a.mp4");
 

@@ -130,6 +130,18 @@ impl AppOptions {
     }
 }
 
+/// The app with claiming paused: jobs stay queued (API tests).
+pub async fn spawn_paused(backend: Backend) -> TestApp {
+    spawn_app_with(
+        backend,
+        AppOptions {
+            paused: true,
+            ..AppOptions::default()
+        },
+    )
+    .await
+}
+
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, AppOptions::default()).await
 }
