@@ -1,6 +1,6 @@
 //! Job events: every transition and progress tick, with a gapless per-job sequence.
 
-use super::job::{JobId, JobState, OutputResult, Phase};
+use super::job::{JobId, JobState, OutputResult, Phase, ThumbnailResult};
 use crate::error::Error;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,8 @@ pub enum EventKind {
     Progress(ProgressTick),
     // Boxed: an output's result (its exiftool metadata included) dwarfs the other kinds.
     OutputFinished(Box<OutputResult>),
+    /// A thumbnail was written to every destination.
+    ThumbnailFinished(Box<ThumbnailResult>),
     JobFinished {
         state: JobState,
         error: Option<Error>,

@@ -131,6 +131,18 @@ pub struct OutputResult {
     pub file_metadata: BTreeMap<String, serde_json::Value>,
 }
 
+/// One thumbnail of a job: a still frame written as its own file to every destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThumbnailResult {
+    pub label: String,
+    pub filename: String,
+    pub state: OutputState,
+    pub urls: Vec<String>,
+    /// The written image's size; 0 until it is written.
+    pub width: u32,
+    pub height: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub id: JobId,
@@ -140,6 +152,9 @@ pub struct Job {
     pub progress_percent: f64,
     pub order: ValidOrder,
     pub outputs: Vec<OutputResult>,
+    /// One per `order.thumbnails`, in order.
+    #[serde(default)]
+    pub thumbnails: Vec<ThumbnailResult>,
     pub source: Option<MediaInfo>,
     pub error: Option<Error>,
     /// Set when the job succeeds, from its outputs' measured durations; failed and
@@ -172,6 +187,18 @@ impl Job {
                 file_metadata: BTreeMap::new(),
             })
             .collect();
+        let thumbnails = order
+            .thumbnails
+            .iter()
+            .map(|t| ThumbnailResult {
+                label: t.label.clone(),
+                filename: t.filename.clone(),
+                state: OutputState::Pending,
+                urls: Vec::new(),
+                width: 0,
+                height: 0,
+            })
+            .collect();
         Self {
             id: JobId::new(),
             company_id,
@@ -180,6 +207,7 @@ impl Job {
             progress_percent: 0.0,
             order,
             outputs,
+            thumbnails,
             source: None,
             error: None,
             billing: None,

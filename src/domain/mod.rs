@@ -14,7 +14,7 @@ pub mod profile_draft;
 pub use billing::{Billing, BillingLine, Tariff, Usage, UsageLine};
 pub use company::{Caller, Company, Entitlements, RateLimit};
 pub use event::{EventKind, JobEvent, ProgressTick};
-pub use job::{Job, JobId, JobState, OutputResult, OutputState, Phase};
+pub use job::{Job, JobId, JobState, OutputResult, OutputState, Phase, ThumbnailResult};
 pub use media_info::MediaInfo;
 pub use order::{
     CompanyId, Destination, Notification, OrderRequest, OutputSpec, Priority, ValidOrder,

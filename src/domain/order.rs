@@ -145,6 +145,8 @@ pub struct OutputSpec {
     pub reference: String,
 }
 
+/// A still frame to write: at `time_seconds` into the source, fitted to `width` x
+/// `height` (0 = not given; see `media::thumbnail::thumbnail_dimensions`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ThumbnailSpec {
     pub filename: String,
@@ -152,6 +154,38 @@ pub struct ThumbnailSpec {
     pub width: u32,
     pub height: u32,
     pub time_seconds: f64,
+}
+
+impl ThumbnailSpec {
+    /// The image format its file name asks for (validation refused any other).
+    pub fn format(&self) -> ImageFormat {
+        ImageFormat::from_filename(&self.filename).unwrap_or(ImageFormat::Jpeg)
+    }
+}
+
+/// The most thumbnails one order may ask for.
+pub const MAX_THUMBNAILS: usize = 32;
+/// A thumbnail side, when given, is within these bounds (pixels).
+pub const THUMBNAIL_MIN_SIDE: u32 = 2;
+pub const THUMBNAIL_MAX_SIDE: u32 = 7680;
+
+/// A thumbnail's image format, chosen by its file name's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageFormat {
+    Jpeg,
+    Png,
+}
+
+impl ImageFormat {
+    /// `.jpg` / `.jpeg` is JPEG, `.png` is PNG (any case); anything else is none.
+    pub fn from_filename(name: &str) -> Option<Self> {
+        let (_, ext) = name.rsplit_once('.')?;
+        match ext.to_ascii_lowercase().as_str() {
+            "jpg" | "jpeg" => Some(Self::Jpeg),
+            "png" => Some(Self::Png),
+            _ => None,
+        }
+    }
 }
 
 /// An order that passed every check.
@@ -218,7 +252,7 @@ impl OrderRequest {
         let notifications = validate_notifications(self.notifications, &mut bad);
         let destinations = validate_destinations(self.destinations, policy, &mut bad);
         let outputs = validate_outputs(self.outputs, catalogue, policy, &mut bad);
-        let thumbnails = validate_thumbnails(self.thumbnails, &mut bad);
+        let thumbnails = validate_thumbnails(self.thumbnails, &outputs, &mut bad);
 
         // Outputs and thumbnails share each destination, so their names must not collide.
         let mut names = HashSet::new();
@@ -453,16 +487,80 @@ fn validate_outputs(
     out
 }
 
-fn validate_thumbnails(raw: Vec<ThumbnailRequest>, bad: &mut Violations) -> Vec<ThumbnailSpec> {
-    // Thumbnails come with their own issue; refuse rather than silently skip them.
-    for (i, _) in raw.iter().enumerate() {
+/// Checks every thumbnail: a JPEG or PNG file name, a label unique among thumbnails and
+/// outputs (it defaults to the file name), a size of 0 (not given) or
+/// [`THUMBNAIL_MIN_SIDE`]..=[`THUMBNAIL_MAX_SIDE`] per side, a finite time from 0, and at
+/// most [`MAX_THUMBNAILS`] of them.
+fn validate_thumbnails(
+    raw: Vec<ThumbnailRequest>,
+    outputs: &[OutputSpec],
+    bad: &mut Violations,
+) -> Vec<ThumbnailSpec> {
+    if raw.len() > MAX_THUMBNAILS {
         bad.add(
-            format!("order.thumbnails[{i}]"),
-            "thumbnails are not supported by this server yet",
+            "order.thumbnails",
+            format!("at most {MAX_THUMBNAILS} thumbnails per order"),
         );
     }
-    Vec::new()
+    let mut labels: HashSet<String> = outputs.iter().map(|o| o.label.clone()).collect();
+    let mut out = Vec::new();
+    for (i, t) in raw.into_iter().enumerate() {
+        let mut ok = true;
+        let field = |name: &str| format!("order.thumbnails[{i}].{name}");
+        if let Some(problem) = filename_problem(&t.filename) {
+            bad.add(field("filename"), problem);
+            ok = false;
+        } else if ImageFormat::from_filename(&t.filename).is_none() {
+            bad.add(
+                field("filename"),
+                "must end in .jpg or .jpeg (JPEG) or .png (PNG)",
+            );
+            ok = false;
+        }
+        let label = if t.label.trim().is_empty() {
+            t.filename.clone()
+        } else {
+            t.label.trim().to_owned()
+        };
+        if !labels.insert(label.clone()) {
+            bad.add(
+                field("label"),
+                format!("duplicates another thumbnail's or output's label '{label}'"),
+            );
+            ok = false;
+        }
+        for (name, side) in [("width", t.width), ("height", t.height)] {
+            if side != 0 && !(THUMBNAIL_MIN_SIDE..=THUMBNAIL_MAX_SIDE).contains(&side) {
+                bad.add(
+                    field(name),
+                    format!(
+                        "must be 0 (the source's) or between {THUMBNAIL_MIN_SIDE} and {THUMBNAIL_MAX_SIDE}, got {side}"
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if !t.time_seconds.is_finite() || t.time_seconds < 0.0 {
+            bad.add(
+                field("time_seconds"),
+                format!("must be a number of seconds from 0, got {}", t.time_seconds),
+            );
+            ok = false;
+        }
+        if ok {
+            out.push(ThumbnailSpec {
+                filename: t.filename,
+                label,
+                width: t.width,
+                height: t.height,
+                time_seconds: t.time_seconds,
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod thumbnail_tests;

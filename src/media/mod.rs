@@ -9,6 +9,7 @@ pub mod plan;
 pub mod probe;
 pub mod runner;
 pub mod testclip;
+pub mod thumbnail;
 
 pub use error::MediaError;
 

@@ -29,6 +29,7 @@ pub struct JobColumns {
     pub source_json: Option<String>,
     pub error_json: Option<String>,
     pub billing_json: Option<String>,
+    pub thumbnails_json: Option<String>,
 }
 
 pub fn job_columns(job: &Job) -> Result<JobColumns, Error> {
@@ -38,6 +39,7 @@ pub fn job_columns(job: &Job) -> Result<JobColumns, Error> {
         source_json: job.source.as_ref().map(to_json).transpose()?,
         error_json: job.error.as_ref().map(to_json).transpose()?,
         billing_json: job.billing.as_ref().map(to_json).transpose()?,
+        thumbnails_json: Some(to_json(&job.thumbnails)?),
     })
 }
 
@@ -71,6 +73,12 @@ pub fn job_from_row(row: job::Model) -> Result<Job, Error> {
             .as_deref()
             .map(|s| from_json(s, "billing"))
             .transpose()?,
+        thumbnails: row
+            .thumbnails_json
+            .as_deref()
+            .map(|s| from_json(s, "thumbnails"))
+            .transpose()?
+            .unwrap_or_default(),
         attempts: row.attempts as u32,
         idempotency_key: row.idempotency_key,
         created_at: row.created_at,

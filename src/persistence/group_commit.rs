@@ -137,6 +137,7 @@ fn wire_size(job: &job::ActiveModel, event: &job_event::ActiveModel) -> usize {
         + text(&job.outputs_json)
         + optional(&job.source_json)
         + optional(&job.error_json)
+        + optional(&job.thumbnails_json)
         + optional(&job.idempotency_key)
         + text(&event.payload_json)
 }
@@ -155,6 +156,7 @@ fn job_row(new_job: &Job) -> Result<job::ActiveModel, Error> {
         source_json: Set(cols.source_json),
         error_json: Set(cols.error_json),
         billing_json: Set(cols.billing_json),
+        thumbnails_json: Set(cols.thumbnails_json),
         attempts: Set(new_job.attempts as i32),
         idempotency_key: Set(new_job.idempotency_key.clone()),
         last_sequence: Set(1),

@@ -111,6 +111,10 @@ async fn update_with_event(
         .col_expr(job::Column::SourceJson, Expr::value(cols.source_json))
         .col_expr(job::Column::ErrorJson, Expr::value(cols.error_json))
         .col_expr(job::Column::BillingJson, Expr::value(cols.billing_json))
+        .col_expr(
+            job::Column::ThumbnailsJson,
+            Expr::value(cols.thumbnails_json),
+        )
         .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(job::Column::StartedAt, Expr::value(current.started_at))
         .col_expr(job::Column::FinishedAt, Expr::value(current.finished_at));

@@ -8,6 +8,7 @@ use crate::domain::{
 use crate::error::{Error, ErrorCode};
 use crate::media::plan::plan_renditions;
 use crate::media::runner::{ProgressSample, RunLimits};
+use crate::media::thumbnail::{self, ThumbnailPlan};
 use crate::media::{exiftool, pipeline, probe, runner};
 use crate::notify;
 use crate::storage::{Transfer, WorkDir, destination, origin};
@@ -77,6 +78,11 @@ async fn finish(
     for output in &mut job.outputs {
         if output.state != OutputState::Succeeded {
             output.state = OutputState::Failed;
+        }
+    }
+    for thumb in &mut job.thumbnails {
+        if thumb.state != OutputState::Succeeded {
+            thumb.state = OutputState::Failed;
         }
     }
     // Only a succeeded job is billed, by what was written; a re-run starts unbilled.
@@ -175,6 +181,8 @@ async fn run_phases(
         &outputs_dir,
         settings.encoder_threads(),
     )?;
+    // Planned before transcoding, so a source without video fails before the work.
+    let thumbnails = thumbnail::plan_thumbnails(&job.order.thumbnails, &info, &outputs_dir)?;
     for output in &mut job.outputs {
         output.state = OutputState::Running;
     }
@@ -184,9 +192,12 @@ async fn run_phases(
         results.push(probe_blocking(&rendition.path, settings.limits.probe_timeout_seconds).await?);
     }
     describe_for_postback(job, &renditions).await?;
+    let timeout = Duration::from_secs(settings.limits.probe_timeout_seconds);
+    extract_thumbnails(job, &source, &thumbnails, timeout).await?;
 
     enter_phase(lease, job, Phase::Uploading).await?;
     deliver_outputs(lease, job, &renditions, results).await?;
+    deliver_thumbnails(lease, job, &thumbnails).await?;
     if !job.order.notifications.is_empty() {
         enter_phase(lease, job, Phase::Notifying).await?;
     }
@@ -334,6 +345,59 @@ async fn deliver_outputs(
         let finished = output.clone();
         lease
             .record(job, EventKind::OutputFinished(Box::new(finished)), false)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes every thumbnail from the local source, one small pipeline each.
+async fn extract_thumbnails(
+    job: &mut Job,
+    source: &Path,
+    plans: &[ThumbnailPlan],
+    timeout: Duration,
+) -> Result<(), Error> {
+    for (result, plan) in job.thumbnails.iter_mut().zip(plans) {
+        result.state = OutputState::Running;
+        thumbnail::extract(source.to_owned(), plan.clone(), timeout).await?;
+        (result.width, result.height) = (plan.width, plan.height);
+    }
+    Ok(())
+}
+
+/// Every thumbnail goes to every destination, like outputs (`prefix + filename`); each is
+/// finished once all have it. Thumbnails are small: their uploads add no progress slice.
+async fn deliver_thumbnails(
+    lease: &Lease<'_>,
+    job: &mut Job,
+    plans: &[ThumbnailPlan],
+) -> Result<(), Error> {
+    let destinations = job.order.destinations.clone();
+    for (i, plan) in plans.iter().enumerate() {
+        let filename = job.thumbnails[i].filename.clone();
+        let mut urls = Vec::new();
+        for dest in &destinations {
+            let storage = &lease.deps.storage;
+            let (path, filename) = (&plan.path, &filename);
+            let url = tracked(
+                lease,
+                job,
+                Phase::Uploading,
+                &plan.label,
+                (1.0, 1.0),
+                |transfer| async move {
+                    destination::deliver(storage, path, filename, dest, &transfer).await
+                },
+            )
+            .await?;
+            urls.push(url);
+        }
+        let thumb = &mut job.thumbnails[i];
+        thumb.urls = urls;
+        thumb.state = OutputState::Succeeded;
+        let finished = thumb.clone();
+        lease
+            .record(job, EventKind::ThumbnailFinished(Box::new(finished)), false)
             .await?;
     }
     Ok(())

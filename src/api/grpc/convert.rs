@@ -1,7 +1,7 @@
 //! proto <-> domain conversions.
 
 use crate::domain::ProfileId;
-use crate::domain::job::OutputResult;
+use crate::domain::job::{OutputResult, ThumbnailResult};
 use crate::domain::notification::Notification as Delivery;
 use crate::domain::order::{
     DestinationRequest, Notification, NotificationRequest, OutputRequest, ProfileRef,
@@ -159,6 +159,17 @@ fn output_state(s: crate::domain::OutputState) -> i32 {
     }) as i32
 }
 
+fn thumbnail(t: &ThumbnailResult) -> pb::ThumbnailResult {
+    pb::ThumbnailResult {
+        label: t.label.clone(),
+        filename: t.filename.clone(),
+        state: output_state(t.state),
+        urls: t.urls.clone(),
+        width: t.width,
+        height: t.height,
+    }
+}
+
 fn output(o: &OutputResult, profile_description: &str) -> pb::OutputResult {
     pb::OutputResult {
         label: o.label.clone(),
@@ -215,7 +226,17 @@ fn order(job: &Job) -> pb::Order {
                 reference: out.reference.clone(),
             })
             .collect(),
-        thumbnails: Vec::new(),
+        thumbnails: o
+            .thumbnails
+            .iter()
+            .map(|t| pb::ThumbnailSpec {
+                filename: t.filename.clone(),
+                label: t.label.clone(),
+                width: t.width,
+                height: t.height,
+                time_seconds: t.time_seconds,
+            })
+            .collect(),
     }
 }
 
@@ -239,7 +260,7 @@ pub fn job(j: &Job) -> pb::Job {
                 )
             })
             .collect(),
-        thumbnails: Vec::new(),
+        thumbnails: j.thumbnails.iter().map(thumbnail).collect(),
         error: j.error.as_ref().map(error),
         billing: j.billing.as_ref().map(billing),
         attempts: j.attempts,
@@ -354,6 +375,9 @@ pub fn event(e: &JobEvent) -> pb::JobEvent {
         }),
         EventKind::OutputFinished(o) => Kind::OutputFinished(pb::OutputFinished {
             output: Some(output(o, "")),
+        }),
+        EventKind::ThumbnailFinished(t) => Kind::ThumbnailFinished(pb::ThumbnailFinished {
+            thumbnail: Some(thumbnail(t)),
         }),
         EventKind::JobFinished {
             state: s,

@@ -344,6 +344,17 @@ fn output_body(o: &OutputResult, job: &Job) -> OutputBody {
     }
 }
 
+fn thumbnail_body(t: &crate::domain::ThumbnailResult) -> ThumbnailResultBody {
+    ThumbnailResultBody {
+        label: t.label.clone(),
+        filename: t.filename.clone(),
+        status: output_state_name(t.state),
+        urls: t.urls.clone(),
+        width: t.width,
+        height: t.height,
+    }
+}
+
 pub fn error_detail(e: &Error) -> ErrorDetail {
     ErrorDetail {
         code: e.code.as_str().to_owned(),
@@ -370,7 +381,7 @@ pub fn job_body(job: &Job, status_url: String) -> JobBody {
         status_url,
         origin: job.order.origin.clone(),
         outputs: job.outputs.iter().map(|o| output_body(o, job)).collect(),
-        thumbnails: Vec::new(),
+        thumbnails: job.thumbnails.iter().map(thumbnail_body).collect(),
         billing: job.billing.as_ref().map(billing_body),
         error: job.error.as_ref().map(error_detail),
         attempts: job.attempts,

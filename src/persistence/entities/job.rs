@@ -21,6 +21,10 @@ pub struct Model {
     /// The bill of a succeeded job (`domain::Billing`).
     #[sea_orm(column_type = "Text", nullable)]
     pub billing_json: Option<String>,
+    /// The job's thumbnail results (`Vec<domain::ThumbnailResult>`); null before
+    /// thumbnails existed.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub thumbnails_json: Option<String>,
     pub attempts: i32,
     pub idempotency_key: Option<String>,
     /// Highest event sequence written so far.

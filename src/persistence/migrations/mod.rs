@@ -8,6 +8,7 @@ mod m20261123_000003_create_notifications;
 mod m20261123_000004_create_company_secrets;
 mod m20261128_000005_create_companies_tokens_profiles;
 mod m20261128_000006_billing;
+mod m20261128_000007_thumbnails;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_create_company_secrets::Migration),
             Box::new(m20261128_000005_create_companies_tokens_profiles::Migration),
             Box::new(m20261128_000006_billing::Migration),
+            Box::new(m20261128_000007_thumbnails::Migration),
         ]
     }
 }
