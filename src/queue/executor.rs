@@ -193,7 +193,7 @@ async fn run_phases(
     }
     describe_for_postback(job, &renditions).await?;
     let timeout = Duration::from_secs(settings.limits.probe_timeout_seconds);
-    extract_thumbnails(job, &source, &thumbnails, timeout).await?;
+    extract_thumbnails(job, &source, &thumbnails, timeout, cancel).await?;
 
     enter_phase(lease, job, Phase::Uploading).await?;
     deliver_outputs(lease, job, &renditions, results).await?;
@@ -350,16 +350,23 @@ async fn deliver_outputs(
     Ok(())
 }
 
-/// Writes every thumbnail from the local source, one small pipeline each.
+/// Writes every thumbnail from the local source, one small pipeline each. Shutdown
+/// stops the job between and during extractions (a pipeline already running ends at its
+/// own deadline; the job does not wait for it).
 async fn extract_thumbnails(
     job: &mut Job,
     source: &Path,
     plans: &[ThumbnailPlan],
     timeout: Duration,
+    cancel: &CancellationToken,
 ) -> Result<(), Error> {
+    let stopped = || Error::new(ErrorCode::Canceled, "stopped while making thumbnails");
     for (result, plan) in job.thumbnails.iter_mut().zip(plans) {
         result.state = OutputState::Running;
-        thumbnail::extract(source.to_owned(), plan.clone(), timeout).await?;
+        tokio::select! {
+            done = thumbnail::extract(source.to_owned(), plan.clone(), timeout) => done?,
+            _ = cancel.cancelled() => return Err(stopped()),
+        }
         (result.width, result.height) = (plan.width, plan.height);
     }
     Ok(())
