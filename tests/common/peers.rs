@@ -386,3 +386,45 @@ pub fn scratch_file(dir: &Path, name: &str, len: usize) -> PathBuf {
     std::fs::write(&path, bytes).unwrap();
     path
 }
+
+/// Fetches `bucket`/`key` from the S3 peer and checks that `meta` is exactly what exiftool
+/// prints for it, key by key, with the keys the seed's postback shows.
+pub async fn assert_meta_is_exiftools(
+    s3: &S3Peer,
+    bucket: &str,
+    key: &str,
+    meta: &serde_json::Map<String, serde_json::Value>,
+) {
+    let (bytes, _) = s3.get(bucket, key).await.expect("the object exists");
+    let scratch = tempfile::tempdir().unwrap();
+    let fetched = scratch.path().join("fetched.mp4");
+    std::fs::write(&fetched, bytes).unwrap();
+    let expected = transcoder::media::exiftool::read_metadata(&fetched)
+        .await
+        .unwrap();
+    for (name, value) in &expected {
+        assert_eq!(meta.get(name), Some(value), "meta.{name}");
+    }
+    let extra: Vec<_> = meta.keys().filter(|k| !expected.contains_key(*k)).collect();
+    assert!(extra.is_empty(), "keys exiftool does not print: {extra:?}");
+    for name in [
+        "FileSize",
+        "FileType",
+        "MIMEType",
+        "MajorBrand",
+        "CompatibleBrands",
+        "Duration",
+        "ImageWidth",
+        "ImageHeight",
+        "VideoFrameRate",
+        "AvgBitrate",
+        "CompressorID",
+        "AudioChannels",
+        "AudioSampleRate",
+        "ImageSize",
+        "Megapixels",
+        "Rotation",
+    ] {
+        assert!(meta.contains_key(name), "meta has {name}: {meta:?}");
+    }
+}
