@@ -185,5 +185,15 @@ async fn submit_and_watch(
             output.urls.join(", ")
         );
     }
+    if let Some(bill) = &job.billing {
+        println!(
+            "billed: {} output minutes at {} {} a minute = {} {}",
+            bill.billable_minutes,
+            bill.price_per_minute,
+            bill.currency,
+            bill.total_cost_decimal,
+            bill.currency
+        );
+    }
     Ok(())
 }
