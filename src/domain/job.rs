@@ -123,11 +123,11 @@ pub struct OutputResult {
     pub urls: Vec<String>,
     pub media: Option<MediaInfo>,
     /// The client's own name for the output (`OutputSpec::reference`); empty for none.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reference: String,
     /// exiftool's keys and values for the written file (`media::exiftool`), read when the
     /// order asks for a postback; empty otherwise.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub file_metadata: BTreeMap<String, serde_json::Value>,
 }
 

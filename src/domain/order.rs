@@ -126,9 +126,9 @@ pub struct Destination {
     /// As the client wrote it.
     pub uri: String,
     pub location: Location,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub acl: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub storage_class: String,
 }
 
@@ -141,7 +141,7 @@ pub struct OutputSpec {
     /// How the client named the profile, echoed back.
     pub requested_preset: Option<String>,
     /// The client's own name for this output; empty for none.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reference: String,
 }
 

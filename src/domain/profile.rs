@@ -93,7 +93,7 @@ pub struct Profile {
     /// The Amazon Elastic Transcoder system preset this one stands for
     /// ("1351620000001-000010"); None for the others and for company profiles.
     /// Defaulted so that profile snapshots stored before it existed still decode.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elastic_transcoder_id: Option<String>,
 }
 

@@ -39,7 +39,10 @@ pub fn job_columns(job: &Job) -> Result<JobColumns, Error> {
         source_json: job.source.as_ref().map(to_json).transpose()?,
         error_json: job.error.as_ref().map(to_json).transpose()?,
         billing_json: job.billing.as_ref().map(to_json).transpose()?,
-        thumbnails_json: Some(to_json(&job.thumbnails)?),
+        // NULL reads back as none, and keeps new-job batches small.
+        thumbnails_json: (!job.thumbnails.is_empty())
+            .then(|| to_json(&job.thumbnails))
+            .transpose()?,
     })
 }
 
