@@ -343,10 +343,27 @@ impl Violations {
     }
 }
 
+/// Notifications per order, at most: each is a delivery with its own retries.
+pub const MAX_NOTIFICATIONS: usize = 10;
+/// Destinations per order, at most: every output and thumbnail goes to each.
+pub const MAX_DESTINATIONS: usize = 10;
+
+/// Refuses a list longer than `max` (one violation naming the list, not one per entry).
+fn over_cap<T>(raw: &[T], max: usize, field: &str, bad: &mut Violations) -> bool {
+    let over = raw.len() > max;
+    if over {
+        bad.add(field, format!("at most {max} per order, got {}", raw.len()));
+    }
+    over
+}
+
 fn validate_notifications(
     raw: Vec<NotificationRequest>,
     bad: &mut Violations,
 ) -> Vec<Notification> {
+    if over_cap(&raw, MAX_NOTIFICATIONS, "order.notifications", bad) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     for (i, n) in raw.into_iter().enumerate() {
         match n {

@@ -79,6 +79,9 @@ pub(super) fn validate_destinations(
     policy: &OrderPolicy,
     bad: &mut Violations,
 ) -> Vec<Destination> {
+    if super::over_cap(&raw, super::MAX_DESTINATIONS, "order.destinations", bad) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     for (i, d) in raw.into_iter().enumerate() {
         let field = format!("order.destinations[{i}].uri");

@@ -242,3 +242,32 @@ fn postbacks_validate_like_webhooks_and_references_are_kept() {
         ]
     );
 }
+
+#[test]
+fn notification_and_destination_lists_are_capped() {
+    let order = OrderRequest {
+        origin: "file:///srv/media/in.mp4".into(),
+        notifications: vec![NotificationRequest::Webhook("https://example.com/h".into()); 50_000],
+        destinations: vec![
+            DestinationRequest {
+                uri: "s3://bucket/out/".into(),
+                ..DestinationRequest::default()
+            };
+            MAX_DESTINATIONS + 1
+        ],
+        outputs: vec![output("a.mp4", ProfileRef::Id(2))],
+        ..Default::default()
+    };
+    let err = order
+        .validate(
+            &caller(false),
+            &ProfileCatalogue::system_presets(),
+            &policy(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        fields(err.clone()),
+        vec!["order.notifications", "order.destinations"]
+    );
+    assert!(err.fields[0].description.contains("50000"), "{err:?}");
+}
