@@ -248,49 +248,49 @@ fn find_by_ref<'a>(profiles: &'a [Profile], reference: &str) -> Option<&'a Profi
 }
 
 /// The profiles one company can use: the system presets and its own (not deleted).
-/// Orders are validated against it.
-#[derive(Debug, Clone)]
+/// Orders are validated against it. The presets are looked up where they are (a static),
+/// not copied: most orders name only presets, and every submit builds a catalogue.
+#[derive(Debug, Clone, Default)]
 pub struct ProfileCatalogue {
-    profiles: Vec<Profile>,
+    own: Vec<Profile>,
 }
 
 impl ProfileCatalogue {
     pub fn system_presets() -> Self {
-        Self::with_company_profiles(Vec::new())
+        Self::default()
     }
 
     pub fn with_company_profiles(own: Vec<Profile>) -> Self {
-        let mut profiles = SYSTEM_PRESETS.clone();
-        profiles.extend(own);
-        Self { profiles }
+        Self { own }
     }
 
-    pub fn all(&self) -> &[Profile] {
-        &self.profiles
+    /// The presets, then the company's own.
+    pub fn iter(&self) -> impl Iterator<Item = &Profile> {
+        SYSTEM_PRESETS.iter().chain(self.own.iter())
     }
 
     pub fn into_vec(self) -> Vec<Profile> {
-        self.profiles
+        SYSTEM_PRESETS.iter().cloned().chain(self.own).collect()
     }
 
     pub fn find_by_id(&self, id: ProfileId) -> Option<&Profile> {
-        self.profiles.iter().find(|p| p.id == id)
+        self.iter().find(|p| p.id == id)
     }
 
     /// Descriptions are unique within a catalogue (checked when a profile is saved).
     pub fn find_by_description(&self, description: &str) -> Option<&Profile> {
         let wanted = normalize_description(description);
-        self.profiles
-            .iter()
+        self.iter()
             .find(|p| normalize_description(&p.description) == wanted)
     }
 
     /// The profile an output's `preset` names: an Elastic Transcoder preset id
     /// ("1351620000001-000010"), a profile id given as a string ("2"), or a
     /// description ignoring case and punctuation ("system preset generic 720p"), tried in
-    /// that order.
+    /// that order. (ET ids belong to presets only, ids and descriptions are unique across
+    /// both lists, so looking in the presets first finds the same profile.)
     pub fn find_by_preset_ref(&self, reference: &str) -> Option<&Profile> {
-        find_by_ref(&self.profiles, reference)
+        find_by_ref(&SYSTEM_PRESETS, reference).or_else(|| find_by_ref(&self.own, reference))
     }
 }
 
