@@ -94,15 +94,22 @@ async fn two_outputs_succeed(backend: Backend) {
     let done = app.get(&job.id).await;
     assert_eq!(done.state, pb::JobState::Succeeded as i32);
     assert_eq!(done.progress_percent, 100.0);
-    for (result, (w, h)) in done.outputs.iter().zip([(640, 360), (854, 480)]) {
+    let sizes = [(640, 360, "16:9"), (854, 480, "427:240")];
+    for (result, (w, h, aspect)) in done.outputs.iter().zip(sizes) {
         assert_eq!(result.state, pb::OutputState::Succeeded as i32);
         assert_eq!(result.urls.len(), 1);
         let info = probe_file(&local_path(&result.urls[0]), 30).unwrap();
         let video = info.video.expect("output has video");
         let audio = info.audio.expect("output has audio");
-        assert_eq!(info.container, "video/quicktime");
-        assert!(video.codec.starts_with("H.264"), "{}", video.codec);
-        assert!(audio.codec.contains("AAC"), "{}", audio.codec);
+        assert_eq!((info.container.as_str(), info.mime_type.as_str()), ("mp4", "video/mp4"));
+        assert_eq!((video.codec.as_str(), audio.codec.as_str()), ("h264", "aac"));
+        let reported = result.media.as_ref().unwrap();
+        assert_eq!(
+            (reported.video_codec.as_str(), reported.audio_codec.as_str()),
+            ("h264", "aac")
+        );
+        assert!(reported.video_codec_description.starts_with("H.264"));
+        assert_eq!(reported.display_aspect_ratio, aspect);
         assert_eq!((video.width, video.height), (w, h));
         assert!(
             (info.duration_seconds - source_info.duration_seconds).abs() <= 0.2,
@@ -110,7 +117,6 @@ async fn two_outputs_succeed(backend: Backend) {
             info.duration_seconds,
             source_info.duration_seconds
         );
-        let reported = result.media.as_ref().unwrap();
         assert_eq!((reported.width, reported.height), (w, h));
     }
     app.shutdown().await;

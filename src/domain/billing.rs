@@ -55,22 +55,34 @@ pub struct Billing {
 impl Billing {
     /// Bills every succeeded output by its measured duration. Outputs that failed or
     /// were never measured are not billed; thumbnails are not outputs and are free.
+    /// One line per succeeded file output, and one per video rung of a ladder (each rung
+    /// is an encode of its own; a ladder's audio rides along, as it does in TS rungs).
     pub fn for_outputs(outputs: &[OutputResult], tariff: &Tariff) -> Self {
-        let lines: Vec<BillingLine> = outputs
-            .iter()
-            .filter(|o| o.state == OutputState::Succeeded)
-            .filter_map(|o| {
-                let duration = o.media.as_ref()?.duration_seconds;
-                let minutes = billable_minutes(duration);
-                Some(BillingLine {
-                    output_label: o.label.clone(),
-                    profile_id: o.profile_id,
-                    duration_seconds: duration,
-                    billable_minutes: minutes,
-                    cost: tariff.price_per_minute * Decimal::from(minutes),
-                })
-            })
-            .collect();
+        let line = |label: String, profile_id, duration: f64| {
+            let minutes = billable_minutes(duration);
+            BillingLine {
+                output_label: label,
+                profile_id,
+                duration_seconds: duration,
+                billable_minutes: minutes,
+                cost: tariff.price_per_minute * Decimal::from(minutes),
+            }
+        };
+        let mut lines: Vec<BillingLine> = Vec::new();
+        for o in outputs.iter().filter(|o| o.state == OutputState::Succeeded) {
+            if o.renditions.is_empty() {
+                if let Some(media) = &o.media {
+                    lines.push(line(o.label.clone(), o.profile_id, media.duration_seconds));
+                }
+                continue;
+            }
+            for rung in o.renditions.iter().filter(|r| !r.encoded.video_codec.is_empty()) {
+                if let Some(media) = &rung.media {
+                    let label = format!("{}/{}", o.label, rung.name);
+                    lines.push(line(label, o.profile_id, media.duration_seconds));
+                }
+            }
+        }
         Self {
             total_minutes: lines.iter().map(|l| l.billable_minutes).sum(),
             total_cost: lines.iter().map(|l| l.cost).sum(),
@@ -160,6 +172,10 @@ mod tests {
             }),
             reference: String::new(),
             file_metadata: Default::default(),
+            kind: Default::default(),
+            encoded: None,
+            renditions: Vec::new(),
+            percent: 0.0,
         }
     }
 
@@ -216,6 +232,33 @@ mod tests {
         let labels: Vec<_> = bill.lines.iter().map(|l| l.output_label.as_str()).collect();
         assert_eq!(labels, ["ok"]);
         assert_eq!(bill.total_cost.to_string(), "0.0389");
+    }
+
+    #[test]
+    fn a_ladder_bills_each_video_rung() {
+        use crate::domain::encode_settings::{EncodeSettings, RenditionResult};
+        let rung = |name: &str, video: &str, seconds: f64| RenditionResult {
+            name: name.into(),
+            media: Some(MediaInfo {
+                duration_seconds: seconds,
+                ..MediaInfo::default()
+            }),
+            encoded: EncodeSettings {
+                video_codec: video.into(),
+                ..EncodeSettings::default()
+            },
+            ..RenditionResult::default()
+        };
+        let mut hls = output("hls", OutputState::Succeeded, Some(90.0));
+        hls.renditions = vec![
+            rung("720p", "h264", 90.0),
+            rung("360p", "h264", 90.0),
+            rung("audio", "", 90.0),
+        ];
+        let bill = Billing::for_outputs(&[hls], &tariff());
+        let labels: Vec<_> = bill.lines.iter().map(|l| l.output_label.as_str()).collect();
+        assert_eq!(labels, ["hls/720p", "hls/360p"]);
+        assert_eq!(bill.total_minutes, 4);
     }
 
     #[test]

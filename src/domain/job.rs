@@ -6,6 +6,8 @@ use super::order::{CompanyId, ValidOrder};
 use super::profile::ProfileId;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
+use super::media_format::Container;
+use super::encode_settings::{EncodeSettings, OutputKind, RenditionResult};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -129,6 +131,17 @@ pub struct OutputResult {
     /// order asks for a postback; empty otherwise.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub file_metadata: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub kind: OutputKind,
+    /// The settings really used; None until the output is encoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoded: Option<EncodeSettings>,
+    /// A ladder's rungs (HLS, DASH); empty for a file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renditions: Vec<RenditionResult>,
+    /// This output's encode progress, 0..100.
+    #[serde(default)]
+    pub percent: f64,
 }
 
 /// One thumbnail of a job: a still frame written as its own file to every destination.
@@ -141,6 +154,42 @@ pub struct ThumbnailResult {
     /// The written image's size; 0 until it is written.
     pub width: u32,
     pub height: u32,
+    /// The frame's time, once written: a percent resolved, a late time clamped.
+    #[serde(default)]
+    pub time_seconds: f64,
+    /// The asked time was at or past the end, so the last frame was taken.
+    #[serde(default)]
+    pub past_end: bool,
+}
+
+impl ThumbnailResult {
+    /// The image's format, which its file name chose.
+    pub fn format(&self) -> Option<super::order::ImageFormat> {
+        super::order::ImageFormat::from_filename(&self.filename)
+    }
+}
+
+/// One storyboard of a job: a sprite sheet and the WebVTT file that maps times to its
+/// tiles, both written to every destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoryboardResult {
+    pub label: String,
+    /// The WebVTT file's name; the sprite's is `StoryboardSpec::sprite_filename`.
+    pub filename: String,
+    pub state: OutputState,
+    /// The WebVTT file's URL per destination.
+    pub urls: Vec<String>,
+    /// The sprite sheet's URL per destination.
+    pub sprite_urls: Vec<String>,
+    /// The sheet's layout and tile size once written (0 until then).
+    pub tiles: u32,
+    pub columns: u32,
+    pub rows: u32,
+    pub tile_width: u32,
+    pub tile_height: u32,
+    /// The interval really used: the asked one, or wider when the source is so long the
+    /// sheet would hold more than `media::storyboard::MAX_TILES` tiles.
+    pub interval_seconds: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,6 +204,9 @@ pub struct Job {
     /// One per `order.thumbnails`, in order.
     #[serde(default)]
     pub thumbnails: Vec<ThumbnailResult>,
+    /// One per `order.storyboards`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storyboards: Vec<StoryboardResult>,
     pub source: Option<MediaInfo>,
     pub error: Option<Error>,
     /// Set when the job succeeds, from its outputs' measured durations; failed and
@@ -185,6 +237,14 @@ impl Job {
                 media: None,
                 reference: o.reference.clone(),
                 file_metadata: BTreeMap::new(),
+                kind: match o.profile.container {
+                    Container::Hls => OutputKind::Hls,
+                    Container::Dash => OutputKind::Dash,
+                    _ => OutputKind::File,
+                },
+                encoded: None,
+                renditions: Vec::new(),
+                percent: 0.0,
             })
             .collect();
         let thumbnails = order
@@ -197,6 +257,25 @@ impl Job {
                 urls: Vec::new(),
                 width: 0,
                 height: 0,
+                time_seconds: 0.0,
+                past_end: false,
+            })
+            .collect();
+        let storyboards = order
+            .storyboards
+            .iter()
+            .map(|s| StoryboardResult {
+                label: s.label.clone(),
+                filename: s.filename.clone(),
+                state: OutputState::Pending,
+                urls: Vec::new(),
+                sprite_urls: Vec::new(),
+                tiles: 0,
+                columns: 0,
+                rows: 0,
+                tile_width: 0,
+                tile_height: 0,
+                interval_seconds: s.interval_seconds,
             })
             .collect();
         Self {
@@ -208,6 +287,7 @@ impl Job {
             order,
             outputs,
             thumbnails,
+            storyboards,
             source: None,
             error: None,
             billing: None,

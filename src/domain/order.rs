@@ -11,10 +11,17 @@ use url::Url;
 
 mod destinations;
 mod location;
+mod storyboard;
+mod thumbnail;
 
 pub use destinations::{S3_CANNED_ACLS, S3_STORAGE_CLASSES};
 use destinations::{check_location_allowed, validate_destinations};
 pub use location::{Location, is_under_roots};
+pub use storyboard::{MAX_STORYBOARDS, StoryboardRequest, StoryboardSpec};
+pub use thumbnail::{
+    ImageFormat, MAX_THUMBNAILS, THUMBNAIL_MAX_SIDE, THUMBNAIL_MIN_SIDE, ThumbnailRequest, ThumbnailSpec,
+};
+use thumbnail::validate_thumbnails;
 
 /// Job priority, 5 (normal) to 10 (most urgent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -50,6 +57,7 @@ pub struct OrderRequest {
     pub destinations: Vec<DestinationRequest>,
     pub outputs: Vec<OutputRequest>,
     pub thumbnails: Vec<ThumbnailRequest>,
+    pub storyboards: Vec<StoryboardRequest>,
 }
 
 #[derive(Debug, Clone)]
@@ -87,15 +95,6 @@ pub struct OutputRequest {
 
 /// The longest [`OutputRequest::reference`] accepted, in characters.
 pub const MAX_REFERENCE_CHARS: usize = 256;
-
-#[derive(Debug, Clone, Default)]
-pub struct ThumbnailRequest {
-    pub filename: String,
-    pub label: String,
-    pub width: u32,
-    pub height: u32,
-    pub time_seconds: f64,
-}
 
 /// What the server allows, for the checks that depend on configuration.
 #[derive(Debug, Clone)]
@@ -145,49 +144,6 @@ pub struct OutputSpec {
     pub reference: String,
 }
 
-/// A still frame to write: at `time_seconds` into the source, fitted to `width` x
-/// `height` (0 = not given; see `media::thumbnail::thumbnail_dimensions`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ThumbnailSpec {
-    pub filename: String,
-    pub label: String,
-    pub width: u32,
-    pub height: u32,
-    pub time_seconds: f64,
-}
-
-impl ThumbnailSpec {
-    /// The image format its file name asks for (validation refused any other).
-    pub fn format(&self) -> ImageFormat {
-        ImageFormat::from_filename(&self.filename).unwrap_or(ImageFormat::Jpeg)
-    }
-}
-
-/// The most thumbnails one order may ask for.
-pub const MAX_THUMBNAILS: usize = 32;
-/// A thumbnail side, when given, is within these bounds (pixels).
-pub const THUMBNAIL_MIN_SIDE: u32 = 2;
-pub const THUMBNAIL_MAX_SIDE: u32 = 7680;
-
-/// A thumbnail's image format, chosen by its file name's extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageFormat {
-    Jpeg,
-    Png,
-}
-
-impl ImageFormat {
-    /// `.jpg` / `.jpeg` is JPEG, `.png` is PNG (any case); anything else is none.
-    pub fn from_filename(name: &str) -> Option<Self> {
-        let (_, ext) = name.rsplit_once('.')?;
-        match ext.to_ascii_lowercase().as_str() {
-            "jpg" | "jpeg" => Some(Self::Jpeg),
-            "png" => Some(Self::Png),
-            _ => None,
-        }
-    }
-}
-
 /// An order that passed every check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValidOrder {
@@ -198,6 +154,8 @@ pub struct ValidOrder {
     pub destinations: Vec<Destination>,
     pub outputs: Vec<OutputSpec>,
     pub thumbnails: Vec<ThumbnailSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub storyboards: Vec<StoryboardSpec>,
 }
 
 /// Checks a file name for an output or thumbnail; returns the problem, if any.
@@ -273,6 +231,9 @@ impl OrderRequest {
             }
         }
 
+        let storyboards =
+            storyboard::validate_storyboards(self.storyboards, (&outputs, &thumbnails), &mut names, &mut bad);
+
         bad.into_result()?;
         Ok(ValidOrder {
             priority,
@@ -282,6 +243,7 @@ impl OrderRequest {
             destinations,
             outputs,
             thumbnails,
+            storyboards,
         })
     }
 }
@@ -429,6 +391,7 @@ fn validate_outputs(
         );
     }
     let mut labels = HashSet::new();
+    let mut ladder_dirs = HashSet::new();
     let mut out = Vec::new();
     for (i, o) in raw.into_iter().enumerate() {
         let mut ok = true;
@@ -491,6 +454,23 @@ fn validate_outputs(
                 (None, None)
             }
         };
+        if let Some(profile) = &profile {
+            let field = format!("order.outputs[{i}].profile");
+            for problem in super::profile_draft::producibility_problems(profile, &field) {
+                bad.add(problem.field, problem.description);
+                ok = false;
+            }
+            if profile.container.is_streaming() {
+                let dir = super::media_format::ladder_dir_name(&o.filename);
+                if !ladder_dirs.insert(dir.clone()) {
+                    bad.add(
+                        format!("order.outputs[{i}].filename"),
+                        format!("another ladder of this order already writes into '{dir}/'"),
+                    );
+                    ok = false;
+                }
+            }
+        }
         if let (true, Some(profile)) = (ok, profile) {
             out.push(OutputSpec {
                 label,
@@ -504,80 +484,9 @@ fn validate_outputs(
     out
 }
 
-/// Checks every thumbnail: a JPEG or PNG file name, a label unique among thumbnails and
-/// outputs (it defaults to the file name), a size of 0 (not given) or
-/// [`THUMBNAIL_MIN_SIDE`]..=[`THUMBNAIL_MAX_SIDE`] per side, a finite time from 0, and at
-/// most [`MAX_THUMBNAILS`] of them.
-fn validate_thumbnails(
-    raw: Vec<ThumbnailRequest>,
-    outputs: &[OutputSpec],
-    bad: &mut Violations,
-) -> Vec<ThumbnailSpec> {
-    if raw.len() > MAX_THUMBNAILS {
-        bad.add(
-            "order.thumbnails",
-            format!("at most {MAX_THUMBNAILS} thumbnails per order"),
-        );
-    }
-    let mut labels: HashSet<String> = outputs.iter().map(|o| o.label.clone()).collect();
-    let mut out = Vec::new();
-    for (i, t) in raw.into_iter().enumerate() {
-        let mut ok = true;
-        let field = |name: &str| format!("order.thumbnails[{i}].{name}");
-        if let Some(problem) = filename_problem(&t.filename) {
-            bad.add(field("filename"), problem);
-            ok = false;
-        } else if ImageFormat::from_filename(&t.filename).is_none() {
-            bad.add(
-                field("filename"),
-                "must end in .jpg or .jpeg (JPEG) or .png (PNG)",
-            );
-            ok = false;
-        }
-        let label = if t.label.trim().is_empty() {
-            t.filename.clone()
-        } else {
-            t.label.trim().to_owned()
-        };
-        if !labels.insert(label.clone()) {
-            bad.add(
-                field("label"),
-                format!("duplicates another thumbnail's or output's label '{label}'"),
-            );
-            ok = false;
-        }
-        for (name, side) in [("width", t.width), ("height", t.height)] {
-            if side != 0 && !(THUMBNAIL_MIN_SIDE..=THUMBNAIL_MAX_SIDE).contains(&side) {
-                bad.add(
-                    field(name),
-                    format!(
-                        "must be 0 (the source's) or between {THUMBNAIL_MIN_SIDE} and {THUMBNAIL_MAX_SIDE}, got {side}"
-                    ),
-                );
-                ok = false;
-            }
-        }
-        if !t.time_seconds.is_finite() || t.time_seconds < 0.0 {
-            bad.add(
-                field("time_seconds"),
-                format!("must be a number of seconds from 0, got {}", t.time_seconds),
-            );
-            ok = false;
-        }
-        if ok {
-            out.push(ThumbnailSpec {
-                filename: t.filename,
-                label,
-                width: t.width,
-                height: t.height,
-                time_seconds: t.time_seconds,
-            });
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod thumbnail_tests;
+#[cfg(test)]
+mod storyboard_tests;

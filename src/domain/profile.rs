@@ -1,9 +1,7 @@
 //! Transcoding profiles and the built-in, read-only system presets.
 
 use super::company::CompanyId;
-use super::elastic_presets;
 use serde::{Deserialize, Serialize};
-use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ProfileId(pub u64);
@@ -16,59 +14,54 @@ pub fn is_system_id(id: ProfileId) -> bool {
     id.0 < FIRST_COMPANY_PROFILE_ID
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Container {
-    Mp4,
-}
+pub use super::media_format::{
+    AudioCodec, Container, EncoderSpeed, H264Profile, SegmentFormat, VideoCodec,
+};
 
-impl Container {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Container::Mp4 => "mp4",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum VideoCodec {
-    H264,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum H264Profile {
-    Baseline,
-    Main,
-    High,
-}
-
-impl H264Profile {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            H264Profile::Baseline => "baseline",
-            H264Profile::Main => "main",
-            H264Profile::High => "high",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AudioCodec {
-    Aac,
-}
-
+/// Video settings. Fields added after the first release default, so profiles and job
+/// snapshots stored before them still decode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoSettings {
     pub codec: VideoCodec,
     /// The output fits inside `width` x `height`, keeping the source's aspect ratio.
     pub width: u32,
     pub height: u32,
+    /// Average bitrate; 0 when `quality` sets constant quality instead.
     pub bitrate_kbps: u32,
-    pub codec_profile: H264Profile,
+    /// Constant quality (CRF for H.264/H.265, a quantizer for VP9/AV1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<u32>,
+    /// H.264 only.
+    #[serde(default)]
+    pub codec_profile: Option<H264Profile>,
+    /// H.264 only: "3.1", "4", ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
     pub keyframe_interval_seconds: f64,
+    /// None keeps the source's frame rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_rate: Option<f64>,
+    #[serde(default)]
+    pub speed: EncoderSpeed,
+}
+
+impl VideoSettings {
+    /// The usual settings for `codec` at a bitrate: medium speed, 2 s key frames, the
+    /// source's frame rate, High profile for H.264.
+    pub fn new(codec: VideoCodec, width: u32, height: u32, bitrate_kbps: u32) -> Self {
+        Self {
+            codec,
+            width,
+            height,
+            bitrate_kbps,
+            quality: None,
+            codec_profile: (codec == VideoCodec::H264).then_some(H264Profile::High),
+            level: None,
+            keyframe_interval_seconds: 2.0,
+            frame_rate: None,
+            speed: EncoderSpeed::Medium,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +70,22 @@ pub struct AudioSettings {
     pub bitrate_kbps: u32,
     pub channels: u32,
     pub sample_rate: u32,
+}
+
+/// An adaptive-streaming ladder (HLS, DASH): one encode per rung from one decode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamingSettings {
+    pub segment_seconds: f64,
+    pub segment_format: SegmentFormat,
+    /// Largest first.
+    pub rungs: Vec<LadderRung>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LadderRung {
+    pub width: u32,
+    pub height: u32,
+    pub bitrate_kbps: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,6 +99,12 @@ pub struct Profile {
     pub audio: Option<AudioSettings>,
     /// Effective bitrate is min(source, profile).
     pub restrict_bitrate: bool,
+    /// Off: a source smaller than the box keeps its size.
+    #[serde(default)]
+    pub allow_upscale: bool,
+    /// Required for HLS and DASH, absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streaming: Option<StreamingSettings>,
     /// The Amazon Elastic Transcoder system preset this one stands for
     /// ("1351620000001-000010"); None for the others and for company profiles.
     /// Defaulted so that profile snapshots stored before it existed still decode.
@@ -100,6 +115,11 @@ pub struct Profile {
 impl Profile {
     pub fn is_system(&self) -> bool {
         self.company_id.is_none()
+    }
+
+    /// Encodes slowly (AV1): well below realtime.
+    pub fn is_slow(&self) -> bool {
+        self.video.as_ref().is_some_and(|v| v.codec.is_slow())
     }
 }
 
@@ -114,103 +134,7 @@ pub fn normalize_description(description: &str) -> String {
         .join(" ")
 }
 
-fn h264_aac(
-    id: u64,
-    name: &str,
-    width: u32,
-    height: u32,
-    kbps: u32,
-    profile: H264Profile,
-) -> Profile {
-    Profile {
-        id: ProfileId(id),
-        company_id: None,
-        description: format!("System preset: {name}"),
-        container: Container::Mp4,
-        video: Some(VideoSettings {
-            codec: VideoCodec::H264,
-            width,
-            height,
-            bitrate_kbps: kbps,
-            codec_profile: profile,
-            keyframe_interval_seconds: 2.0,
-        }),
-        audio: Some(aac(if profile == H264Profile::Baseline {
-            96
-        } else {
-            128
-        })),
-        restrict_bitrate: true,
-        elastic_transcoder_id: None,
-    }
-}
-
-fn aac(bitrate_kbps: u32) -> AudioSettings {
-    AudioSettings {
-        codec: AudioCodec::Aac,
-        bitrate_kbps,
-        channels: 2,
-        sample_rate: 48_000,
-    }
-}
-
-/// The built-in presets: this server's first six, then the Elastic Transcoder system
-/// presets it can produce (see `elastic_presets`). Ids are stable: clients store them.
-/// An ET preset named like one of the first six (Generic 1080p, Generic 720p) gives
-/// that preset its ET id instead of adding a second one; the others take the id of
-/// their row in the table (`elastic_presets::catalogue_id`).
-pub static SYSTEM_PRESETS: LazyLock<Vec<Profile>> = LazyLock::new(|| {
-    let mut presets = original_presets();
-    let originals = presets.len();
-    for (index, row) in elastic_presets::table().iter().enumerate() {
-        if !row.producible {
-            continue;
-        }
-        let wanted = normalize_description(&row.description);
-        if let Some(same) = presets[..originals]
-            .iter_mut()
-            .find(|p| normalize_description(&p.description) == wanted)
-        {
-            same.elastic_transcoder_id = Some(row.et_id.clone());
-            continue;
-        }
-        let profile = row
-            .to_profile(elastic_presets::catalogue_id(index))
-            // `elastic_presets::parse_table` converts every producible row already.
-            .expect("a producible Elastic Transcoder preset converts");
-        presets.push(profile);
-    }
-    presets
-});
-
-/// Presets 1..6, as this server first shipped them.
-fn original_presets() -> Vec<Profile> {
-    use H264Profile::*;
-    vec![
-        h264_aac(1, "Generic 1080p", 1920, 1080, 5000, High),
-        h264_aac(2, "Generic 720p", 1280, 720, 2800, High),
-        h264_aac(3, "Generic 480p", 854, 480, 1200, High),
-        h264_aac(4, "Generic 360p", 640, 360, 700, High),
-        h264_aac(
-            5,
-            "Web and mobile 360p (H.264 Baseline)",
-            640,
-            360,
-            600,
-            Baseline,
-        ),
-        Profile {
-            id: ProfileId(6),
-            company_id: None,
-            description: "System preset: Audio only AAC 128k".into(),
-            container: Container::Mp4,
-            video: None,
-            audio: Some(aac(128)),
-            restrict_bitrate: true,
-            elastic_transcoder_id: None,
-        },
-    ]
-}
+pub use super::system_presets::SYSTEM_PRESETS;
 
 /// The system preset named `description` (case and punctuation ignored), if any.
 pub fn system_preset_named(description: &str) -> Option<&'static Profile> {
@@ -340,7 +264,8 @@ mod tests {
             assert_eq!(p.elastic_transcoder_id.as_deref(), Some(et_id));
             assert_eq!(p.description, description);
         }
-        assert_eq!(SYSTEM_PRESETS.len(), 6 + 17);
+        // Six originals, 23 ET presets (17 H.264/AAC, 4 MP3, 2 WebM VP9), six later ones.
+        assert_eq!(SYSTEM_PRESETS.len(), 6 + 23 + 6);
         // Not producible yet, so not offered.
         assert!(system_preset_by_ref("1351620000001-100240").is_none());
         assert!(system_preset_by_ref("System preset: HLS 2M").is_none());
@@ -355,7 +280,10 @@ mod tests {
             Some("1351620000001-000001")
         );
         let v = p1.video.as_ref().unwrap();
-        assert_eq!((v.bitrate_kbps, v.codec_profile), (5000, H264Profile::High));
+        assert_eq!(
+            (v.bitrate_kbps, v.codec_profile),
+            (5000, Some(H264Profile::High))
+        );
         let p2 = &SYSTEM_PRESETS[1];
         assert_eq!(
             p2.elastic_transcoder_id.as_deref(),

@@ -3,9 +3,10 @@
 
 use super::company::CompanyId;
 use super::profile::{
-    AudioCodec, AudioSettings, Container, H264Profile, Profile, ProfileCatalogue, ProfileId,
-    VideoCodec, VideoSettings, is_system_id, normalize_description,
+    AudioCodec, AudioSettings, Container, Profile, ProfileCatalogue, ProfileId, is_system_id,
+    normalize_description,
 };
+use super::profile_rules::{Bad, check_combinations, validate_streaming, validate_video};
 use crate::error::{Error, FieldViolation};
 
 #[derive(Debug, Clone, Default)]
@@ -15,6 +16,8 @@ pub struct ProfileDraft {
     pub video: Option<VideoDraft>,
     pub audio: Option<AudioDraft>,
     pub restrict_bitrate: bool,
+    pub allow_upscale: bool,
+    pub streaming: Option<StreamingDraft>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -23,9 +26,13 @@ pub struct VideoDraft {
     pub width: u32,
     pub height: u32,
     pub bitrate_kbps: u32,
+    /// 0: not set (bitrate mode).
+    pub quality: u32,
     pub codec_profile: String,
+    pub level: String,
     pub keyframe_interval_seconds: f64,
     pub frame_rate: f64,
+    pub speed: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -36,21 +43,24 @@ pub struct AudioDraft {
     pub sample_rate: u32,
 }
 
+#[derive(Debug, Clone, Default)]
+pub struct StreamingDraft {
+    pub segment_seconds: f64,
+    pub segment_format: String,
+    /// (width, height, bitrate_kbps), largest first.
+    pub rungs: Vec<(u32, u32, u32)>,
+}
+
 pub const MAX_DESCRIPTION_CHARS: usize = 200;
 pub const MAX_DIMENSION: u32 = 7680;
 pub const VIDEO_KBPS: std::ops::RangeInclusive<u32> = 50..=100_000;
 pub const AUDIO_KBPS: std::ops::RangeInclusive<u32> = 16..=512;
 pub const KEYFRAME_SECONDS: std::ops::RangeInclusive<f64> = 0.1..=20.0;
-pub const SAMPLE_RATES: [u32; 6] = [8_000, 16_000, 22_050, 32_000, 44_100, 48_000];
-
-#[derive(Default)]
-struct Bad(Vec<FieldViolation>);
-
-impl Bad {
-    fn add(&mut self, field: &str, description: impl Into<String>) {
-        self.0.push(FieldViolation::new(field, description));
-    }
-}
+pub const FRAME_RATES: std::ops::RangeInclusive<f64> = 1.0..=120.0;
+pub const SEGMENT_SECONDS: std::ops::RangeInclusive<f64> = 1.0..=20.0;
+pub const MAX_RUNGS: usize = 8;
+/// Every sample rate some audio encoder takes (each codec narrows it).
+pub const SAMPLE_RATES: [u32; 7] = [8_000, 12_000, 16_000, 22_050, 32_000, 44_100, 48_000];
 
 impl ProfileDraft {
     /// Checks every field and makes the profile `id` of `company`. `catalogue` is what
@@ -64,44 +74,22 @@ impl ProfileDraft {
     ) -> Result<Profile, Error> {
         let mut bad = Bad::default();
         let description = self.description.trim().to_owned();
-        if description.is_empty() || normalize_description(&description).is_empty() {
-            bad.add(
-                "profile.description",
-                "is required (letters or digits), orders may name the profile by it",
-            );
-        } else if description.chars().count() > MAX_DESCRIPTION_CHARS {
-            bad.add(
-                "profile.description",
-                format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
-            );
-        } else if let Some(taken) = catalogue
-            .find_by_description(&description)
-            .filter(|p| p.id != id)
-        {
-            let owner = if is_system_id(taken.id) {
-                "a system preset"
-            } else {
-                "another of the company's profiles"
-            };
-            bad.add(
-                "profile.description",
-                format!(
-                    "'{}' is taken by {owner} (id {}); descriptions are compared ignoring case and punctuation",
-                    taken.description, taken.id.0
-                ),
-            );
-        }
+        check_description(&description, id, catalogue, &mut bad);
         let container = parse_container(&self.container, &mut bad);
-        let video = self.video.and_then(|v| validate_video(v, &mut bad));
+        let streaming = validate_streaming(container, self.streaming, &mut bad);
+        let video = self
+            .video
+            .and_then(|v| validate_video(v, streaming.as_ref(), &mut bad));
         let audio = self.audio.and_then(|a| validate_audio(a, &mut bad));
-        if bad.0.is_empty() && video.is_none() && audio.is_none() {
+        if bad.is_empty() && video.is_none() && audio.is_none() {
             bad.add("profile", "needs video settings, audio settings or both");
         }
-        if let Some(container) = container {
+        // Pairs are judged once every field is good (a bad codec is already named).
+        if let (true, Some(container)) = (bad.is_empty(), container) {
             check_combinations(container, video.as_ref(), audio.as_ref(), &mut bad);
         }
-        if !bad.0.is_empty() {
-            return Err(Error::invalid_fields(bad.0));
+        if !bad.is_empty() {
+            return Err(Error::invalid_fields(bad.into_violations()));
         }
         Ok(Profile {
             id,
@@ -111,138 +99,124 @@ impl ProfileDraft {
             video,
             audio,
             restrict_bitrate: self.restrict_bitrate,
+            allow_upscale: self.allow_upscale,
+            streaming,
             elastic_transcoder_id: None,
         })
     }
 }
 
-fn parse_container(raw: &str, bad: &mut Bad) -> Option<Container> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "mp4" => Some(Container::Mp4),
-        "" => {
-            bad.add("profile.container", "is required (supported: mp4)");
-            None
-        }
-        other => {
-            bad.add(
-                "profile.container",
-                format!("'{other}' is not supported (supported: mp4)"),
-            );
-            None
-        }
+/// What the engine cannot make of an already-saved profile (one stored before a rule
+/// existed), checked again at submit; each problem names its field under `prefix`.
+pub fn producibility_problems(profile: &Profile, prefix: &str) -> Vec<FieldViolation> {
+    let mut bad = Bad::default();
+    check_combinations(
+        profile.container,
+        profile.video.as_ref(),
+        profile.audio.as_ref(),
+        &mut bad,
+    );
+    if profile.container.is_streaming() != profile.streaming.is_some() {
+        bad.add(
+            "profile.streaming",
+            format!(
+                "a {} profile {} streaming settings",
+                profile.container.as_str(),
+                if profile.container.is_streaming() {
+                    "needs"
+                } else {
+                    "takes no"
+                }
+            ),
+        );
+    }
+    bad.into_violations()
+        .into_iter()
+        .map(|v| {
+            let field = v.field.replacen("profile", prefix, 1);
+            FieldViolation::new(field, v.description)
+        })
+        .collect()
+}
+
+fn check_description(description: &str, id: ProfileId, catalogue: &ProfileCatalogue, bad: &mut Bad) {
+    if description.is_empty() || normalize_description(description).is_empty() {
+        bad.add(
+            "profile.description",
+            "is required (letters or digits), orders may name the profile by it",
+        );
+    } else if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        bad.add(
+            "profile.description",
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        );
+    } else if let Some(taken) = catalogue
+        .find_by_description(description)
+        .filter(|p| p.id != id)
+    {
+        let owner = if is_system_id(taken.id) {
+            "a system preset"
+        } else {
+            "another of the company's profiles"
+        };
+        bad.add(
+            "profile.description",
+            format!(
+                "'{}' is taken by {owner} (id {}); descriptions are compared ignoring case and punctuation",
+                taken.description, taken.id.0
+            ),
+        );
     }
 }
 
-fn validate_video(v: VideoDraft, bad: &mut Bad) -> Option<VideoSettings> {
-    let before = bad.0.len();
-    let codec = match v.codec.trim().to_ascii_lowercase().as_str() {
-        "h264" | "h.264" | "avc" => Some(VideoCodec::H264),
-        other => {
-            bad.add(
-                "profile.video.codec",
-                format!("'{other}' is not supported (supported: h264)"),
-            );
-            None
-        }
-    };
-    for (field, value) in [
-        ("profile.video.width", v.width),
-        ("profile.video.height", v.height),
-    ] {
-        if !(2..=MAX_DIMENSION).contains(&value) {
-            bad.add(field, format!("must be between 2 and {MAX_DIMENSION}"));
-        } else if value % 2 != 0 {
-            bad.add(field, format!("must be even (4:2:0 video), got {value}"));
-        }
-    }
-    if !VIDEO_KBPS.contains(&v.bitrate_kbps) {
+fn parse_container(raw: &str, bad: &mut Bad) -> Option<Container> {
+    let found = Container::parse(raw);
+    if found.is_none() {
+        let problem = if raw.trim().is_empty() {
+            "is required".to_owned()
+        } else {
+            format!("'{}' is not supported", raw.trim())
+        };
         bad.add(
-            "profile.video.bitrate_kbps",
-            format!(
-                "must be between {} and {}",
-                VIDEO_KBPS.start(),
-                VIDEO_KBPS.end()
-            ),
+            "profile.container",
+            format!("{problem} (supported: {})", Container::names()),
         );
     }
-    let codec_profile = match v.codec_profile.trim().to_ascii_lowercase().as_str() {
-        "" | "high" => Some(H264Profile::High),
-        "main" => Some(H264Profile::Main),
-        "baseline" => Some(H264Profile::Baseline),
-        other => {
-            bad.add(
-                "profile.video.codec_profile",
-                format!("'{other}' is not an H.264 profile (baseline, main or high)"),
-            );
-            None
-        }
-    };
-    let keyframes = if v.keyframe_interval_seconds == 0.0 {
-        2.0
-    } else {
-        v.keyframe_interval_seconds
-    };
-    if !KEYFRAME_SECONDS.contains(&keyframes) {
-        bad.add(
-            "profile.video.keyframe_interval_seconds",
-            format!(
-                "must be between {} and {} seconds (0 means 2)",
-                KEYFRAME_SECONDS.start(),
-                KEYFRAME_SECONDS.end()
-            ),
-        );
-    }
-    if v.frame_rate != 0.0 {
-        bad.add(
-            "profile.video.frame_rate",
-            "only 0 (keep the source's frame rate) is supported by this server",
-        );
-    }
-    if bad.0.len() != before {
-        return None;
-    }
-    Some(VideoSettings {
-        codec: codec?,
-        width: v.width,
-        height: v.height,
-        bitrate_kbps: v.bitrate_kbps,
-        codec_profile: codec_profile?,
-        keyframe_interval_seconds: keyframes,
-    })
+    found
 }
 
 fn validate_audio(a: AudioDraft, bad: &mut Bad) -> Option<AudioSettings> {
-    let before = bad.0.len();
-    let codec = match a.codec.trim().to_ascii_lowercase().as_str() {
-        "aac" => Some(AudioCodec::Aac),
-        other => {
-            bad.add(
-                "profile.audio.codec",
-                format!("'{other}' is not supported (supported: aac)"),
-            );
-            None
-        }
-    };
-    if !AUDIO_KBPS.contains(&a.bitrate_kbps) {
+    let before = bad.len();
+    let codec = AudioCodec::parse(&a.codec);
+    if codec.is_none() {
+        bad.add(
+            "profile.audio.codec",
+            format!(
+                "'{}' is not supported (supported: {})",
+                a.codec.trim(),
+                AudioCodec::names()
+            ),
+        );
+    }
+    let max_kbps = codec.map_or(*AUDIO_KBPS.end(), AudioCodec::max_bitrate_kbps);
+    if !(*AUDIO_KBPS.start()..=max_kbps).contains(&a.bitrate_kbps) {
         bad.add(
             "profile.audio.bitrate_kbps",
-            format!(
-                "must be between {} and {}",
-                AUDIO_KBPS.start(),
-                AUDIO_KBPS.end()
-            ),
+            format!("must be between {} and {max_kbps}", AUDIO_KBPS.start()),
         );
     }
     if !(1..=2).contains(&a.channels) {
         bad.add("profile.audio.channels", "must be 1 (mono) or 2 (stereo)");
     }
-    if !SAMPLE_RATES.contains(&a.sample_rate) {
+    let rates = codec.map_or(&SAMPLE_RATES[..], AudioCodec::sample_rates);
+    if !rates.contains(&a.sample_rate) {
+        let codec_name = codec.map_or("audio", AudioCodec::as_str);
         bad.add(
             "profile.audio.sample_rate",
-            format!("must be one of {SAMPLE_RATES:?}"),
+            format!("{codec_name} takes one of {rates:?}"),
         );
     }
-    if bad.0.len() != before {
+    if bad.len() != before {
         return None;
     }
     Some(AudioSettings {
@@ -253,155 +227,6 @@ fn validate_audio(a: AudioDraft, bad: &mut Bad) -> Option<AudioSettings> {
     })
 }
 
-/// The container and codec pairs the media engine can write.
-fn check_combinations(
-    container: Container,
-    video: Option<&VideoSettings>,
-    audio: Option<&AudioSettings>,
-    bad: &mut Bad,
-) {
-    let video_ok = |c: VideoCodec| matches!((container, c), (Container::Mp4, VideoCodec::H264));
-    let audio_ok = |c: AudioCodec| matches!((container, c), (Container::Mp4, AudioCodec::Aac));
-    if let Some(v) = video.filter(|v| !video_ok(v.codec)) {
-        bad.add(
-            "profile.video.codec",
-            format!(
-                "{:?} cannot be written into {}",
-                v.codec,
-                container.as_str()
-            ),
-        );
-    }
-    if let Some(a) = audio.filter(|a| !audio_ok(a.codec)) {
-        bad.add(
-            "profile.audio.codec",
-            format!(
-                "{:?} cannot be written into {}",
-                a.codec,
-                container.as_str()
-            ),
-        );
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn draft() -> ProfileDraft {
-        ProfileDraft {
-            description: "Acme mobile".into(),
-            container: "mp4".into(),
-            video: Some(VideoDraft {
-                codec: "h264".into(),
-                width: 640,
-                height: 360,
-                bitrate_kbps: 800,
-                codec_profile: "main".into(),
-                keyframe_interval_seconds: 2.0,
-                frame_rate: 0.0,
-            }),
-            audio: Some(AudioDraft {
-                codec: "aac".into(),
-                bitrate_kbps: 96,
-                channels: 2,
-                sample_rate: 44_100,
-            }),
-            restrict_bitrate: true,
-        }
-    }
-
-    fn acme() -> CompanyId {
-        CompanyId::parse("acme").unwrap()
-    }
-
-    fn fields(err: Error) -> Vec<String> {
-        err.fields.into_iter().map(|f| f.field).collect()
-    }
-
-    #[test]
-    fn a_good_draft_becomes_a_company_profile() {
-        let p = draft()
-            .validate(ProfileId(100), &acme(), &ProfileCatalogue::system_presets())
-            .unwrap();
-        assert_eq!(p.company_id, Some(acme()));
-        assert_eq!(p.video.unwrap().codec_profile, H264Profile::Main);
-        assert!(p.restrict_bitrate);
-    }
-
-    #[test]
-    fn every_bad_field_is_named() {
-        let mut d = draft();
-        d.description = "  ".into();
-        let v = d.video.as_mut().unwrap();
-        v.codec = "vp7".into();
-        v.width = 641;
-        v.height = 0;
-        v.bitrate_kbps = 1;
-        v.codec_profile = "extreme".into();
-        v.keyframe_interval_seconds = 60.0;
-        v.frame_rate = 25.0;
-        let a = d.audio.as_mut().unwrap();
-        a.codec = "flac".into();
-        a.bitrate_kbps = 5000;
-        a.channels = 6;
-        a.sample_rate = 12_345;
-        let err = d
-            .validate(ProfileId(100), &acme(), &ProfileCatalogue::system_presets())
-            .unwrap_err();
-        assert_eq!(
-            fields(err),
-            vec![
-                "profile.description",
-                "profile.video.codec",
-                "profile.video.width",
-                "profile.video.height",
-                "profile.video.bitrate_kbps",
-                "profile.video.codec_profile",
-                "profile.video.keyframe_interval_seconds",
-                "profile.video.frame_rate",
-                "profile.audio.codec",
-                "profile.audio.bitrate_kbps",
-                "profile.audio.channels",
-                "profile.audio.sample_rate",
-            ]
-        );
-        let mut d = draft();
-        d.container = "avi".into();
-        let err = d
-            .validate(ProfileId(100), &acme(), &ProfileCatalogue::system_presets())
-            .unwrap_err();
-        assert_eq!(fields(err), vec!["profile.container"]);
-        let mut d = draft();
-        d.video = None;
-        d.audio = None;
-        let err = d
-            .validate(ProfileId(100), &acme(), &ProfileCatalogue::system_presets())
-            .unwrap_err();
-        assert_eq!(fields(err), vec!["profile"]);
-    }
-
-    #[test]
-    fn descriptions_stay_unique_ignoring_case_and_punctuation() {
-        let mut d = draft();
-        d.description = "system preset: GENERIC 720p".into();
-        let err = d
-            .validate(ProfileId(100), &acme(), &ProfileCatalogue::system_presets())
-            .unwrap_err();
-        assert_eq!(fields(err), vec!["profile.description"]);
-
-        let existing = draft()
-            .validate(ProfileId(100), &acme(), &ProfileCatalogue::system_presets())
-            .unwrap();
-        let catalogue = ProfileCatalogue::with_company_profiles(vec![existing]);
-        let mut d = draft();
-        d.description = "acme-mobile".into();
-        assert!(
-            d.clone()
-                .validate(ProfileId(101), &acme(), &catalogue)
-                .is_err()
-        );
-        // Saving the same profile again keeps its own description.
-        assert!(d.validate(ProfileId(100), &acme(), &catalogue).is_ok());
-    }
-}
+#[path = "profile_draft_tests.rs"]
+mod tests;

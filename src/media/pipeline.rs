@@ -1,9 +1,11 @@
 //! Builds one pipeline per job: filesrc -> decodebin -> tee per stream -> one branch per
-//! output (queue -> convert/scale -> encoder -> parser -> mp4mux -> filesink). A ladder
-//! cascades: a smaller rendition scales from a larger one's scaled frames (plan.rs).
+//! rendition (queue -> convert/scale[/rate] -> encoder -> parser -> muxer -> filesink, or
+//! a segmenting sink for a ladder's rung). Renditions cascade: a smaller one scales from
+//! a larger one's scaled frames (plan.rs).
 
-use super::plan::{AudioPlan, Rendition, VideoPlan, is_scale_source};
-use super::{MediaError, make};
+use super::encoders::muxer;
+use super::plan::{AudioPlan, Rendition, Sink, VideoPlan, is_scale_source};
+use super::{MediaError, make, segments};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use std::path::Path;
@@ -58,31 +60,42 @@ fn add_and_link(pipeline: &gst::Pipeline, chain: &[gst::Element]) -> Result<(), 
 }
 
 fn video_branch(plan: &VideoPlan) -> Result<Vec<gst::Element>, MediaError> {
-    let raw_caps = gst::Caps::builder("video/x-raw")
+    let mut raw_caps = gst::Caps::builder("video/x-raw")
         .field("format", "I420")
         .field("width", plan.width as i32)
         .field("height", plan.height as i32)
-        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-        .build();
-    let encoder = make("x264enc")?;
-    encoder.set_property("bitrate", plan.bitrate_kbps);
-    encoder.set_property("threads", plan.threads);
-    encoder.set_property("key-int-max", plan.keyframe_interval_frames);
-    encoder.set_property_from_str("speed-preset", plan.speed_preset);
-    let h264_caps = gst::Caps::builder("video/x-h264")
-        .field("profile", plan.codec_profile)
-        .build();
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1));
     let scale = make("videoscale")?;
     scale.set_property_from_str("method", SCALE_METHOD);
-    Ok(vec![
+    let mut chain = vec![
         queue(gst::ClockTime::SECOND.nseconds())?,
         make("videoconvert")?,
         scale,
-        capsfilter(raw_caps)?,
-        encoder,
-        capsfilter(h264_caps)?,
-        make("h264parse")?,
-    ])
+    ];
+    if let Some(fps) = plan.frame_rate {
+        chain.push(make("videorate")?);
+        raw_caps = raw_caps.field("framerate", frame_rate_fraction(fps));
+    }
+    chain.push(capsfilter(raw_caps.build())?);
+    chain.extend(plan.encoder.elements(
+        plan.rate,
+        plan.keyframe_interval_frames,
+        plan.threads,
+    )?);
+    Ok(chain)
+}
+
+/// 29.97 as 30000/1001, 25 as 25/1.
+pub fn frame_rate_fraction(fps: f64) -> gst::Fraction {
+    let rounded = fps.round();
+    if (fps - rounded).abs() < 1e-3 {
+        return gst::Fraction::new(rounded as i32, 1);
+    }
+    let ntsc = fps * 1.001;
+    if (ntsc - ntsc.round()).abs() < 1e-2 {
+        return gst::Fraction::new((ntsc.round() * 1000.0) as i32, 1001);
+    }
+    gst::Fraction::new((fps * 1000.0).round() as i32, 1000)
 }
 
 fn audio_branch(plan: &AudioPlan) -> Result<Vec<gst::Element>, MediaError> {
@@ -90,18 +103,25 @@ fn audio_branch(plan: &AudioPlan) -> Result<Vec<gst::Element>, MediaError> {
         .field("rate", plan.sample_rate as i32)
         .field("channels", plan.channels as i32)
         .build();
-    let encoder = make("avenc_aac")?;
-    encoder.set_property("bitrate", plan.bitrate_bps as i32);
     // Audio is tiny; an unbounded queue keeps it from blocking the demuxer while the
     // muxer waits for video that sits in the encoder's lookahead.
-    Ok(vec![
+    let mut chain = vec![
         queue(0)?,
         make("audioconvert")?,
         make("audioresample")?,
         capsfilter(raw_caps)?,
-        encoder,
-        make("aacparse")?,
-    ])
+    ];
+    chain.extend(plan.encoder.elements(plan.bitrate_bps)?);
+    Ok(chain)
+}
+
+/// Index of the encoder in a branch built by `video_branch`/`audio_branch`: right after
+/// the capsfilter that fixes the raw format.
+fn encoder_index(chain: &[gst::Element]) -> usize {
+    chain
+        .iter()
+        .position(|e| e.factory().is_some_and(|f| f.name() == "capsfilter"))
+        .map_or(0, |i| i + 1)
 }
 
 /// Adds one video branch fed from `feed` (a tee of decoded or already-scaled frames) into
@@ -115,7 +135,7 @@ fn add_video_branch(
     mux: &gst::Element,
 ) -> Result<gst::Element, MediaError> {
     let chain = video_branch(plan)?;
-    let (scaling, encoding) = chain.split_at(4);
+    let (scaling, encoding) = chain.split_at(encoder_index(&chain));
     pipeline.add_many(&chain).map_err(sys)?;
     gst::Element::link_many(scaling).map_err(sys)?;
     gst::Element::link_many(encoding).map_err(sys)?;
@@ -145,6 +165,31 @@ fn watch_progress(pad: &gst::Pad, progress: Arc<BranchProgress>) {
         }
         gst::PadProbeReturn::Ok
     });
+}
+
+/// Adds what writes one rendition (a muxer and a file sink, or a segmenting sink) and
+/// returns the element its encoded streams link to.
+fn add_sink(pipeline: &gst::Pipeline, sink: &Sink) -> Result<gst::Element, MediaError> {
+    match sink {
+        Sink::File { path, container } => {
+            let mut chain = muxer(*container)?;
+            let file = make("filesink")?;
+            file.set_property("location", path);
+            file.set_property("sync", false);
+            chain.push(file);
+            add_and_link(pipeline, &chain)?;
+            Ok(chain[0].clone())
+        }
+        Sink::Segments {
+            dir,
+            format,
+            segment_seconds,
+        } => {
+            let sink = segments::segment_sink(dir, *format, *segment_seconds)?;
+            pipeline.add(&sink).map_err(sys)?;
+            Ok(sink)
+        }
+    }
 }
 
 /// Builds (does not start) the pipeline for `source` and `renditions`.
@@ -189,12 +234,7 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
 
     for (index, rendition) in renditions.iter().enumerate() {
         let counter = Arc::new(BranchProgress::default());
-        let mux = make("mp4mux")?;
-        mux.set_property("faststart", true);
-        let sink = make("filesink")?;
-        sink.set_property("location", &rendition.path);
-        sink.set_property("sync", false);
-        add_and_link(&pipeline, &[mux.clone(), sink])?;
+        let sink_input = add_sink(&pipeline, &rendition.sink)?;
 
         let mut watched = false;
         if let (Some(plan), Some(source_tee)) = (&rendition.video, &video_tee) {
@@ -202,24 +242,28 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
                 .scale_from
                 .and_then(|parent| scaled_tees[parent].as_ref())
                 .unwrap_or(source_tee);
-            let encoder =
-                add_video_branch(&pipeline, plan, feed, scaled_tees[index].as_ref(), &mux)?;
+            let encoder = add_video_branch(
+                &pipeline,
+                plan,
+                feed,
+                scaled_tees[index].as_ref(),
+                &sink_input,
+            )?;
             watch_progress(
-                &encoder.static_pad("sink").expect("x264enc has a sink pad"),
+                &encoder.static_pad("sink").expect("an encoder has a sink pad"),
                 counter.clone(),
             );
             watched = true;
         }
         if let (Some(plan), Some(tee)) = (&rendition.audio, &audio_tee) {
-            let mut chain = audio_branch(plan)?;
-            let encoder = chain[4].clone();
-            chain.push(mux.clone());
-            pipeline.add_many(&chain[..chain.len() - 1]).map_err(sys)?;
-            gst::Element::link_many(&chain).map_err(sys)?;
+            let chain = audio_branch(plan)?;
+            let encoder = chain[encoder_index(&chain)].clone();
+            add_and_link(&pipeline, &chain)?;
+            chain[chain.len() - 1].link(&sink_input).map_err(sys)?;
             tee.link(&chain[0]).map_err(sys)?;
             if !watched {
                 watch_progress(
-                    &encoder.static_pad("sink").expect("encoder has a sink pad"),
+                    &encoder.static_pad("sink").expect("an encoder has a sink pad"),
                     counter.clone(),
                 );
             }
@@ -302,25 +346,11 @@ fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::plan::{X264_SPEED_PRESET, assign_scale_sources};
-    use std::path::PathBuf;
+    use crate::media::plan::assign_scale_sources;
+    use crate::media::plan::tests::video_rendition;
 
     fn video_only(width: u32, height: u32) -> Rendition {
-        Rendition {
-            label: format!("{height}p"),
-            path: PathBuf::from(format!("/nonexistent/{height}p.mp4")),
-            video: Some(VideoPlan {
-                width,
-                height,
-                bitrate_kbps: 1000,
-                codec_profile: "high",
-                keyframe_interval_frames: 60,
-                threads: 1,
-                speed_preset: X264_SPEED_PRESET,
-                scale_from: None,
-            }),
-            audio: None,
-        }
+        video_rendition(&format!("{height}p"), width, height)
     }
 
     fn width_after(pad: &gst::Pad) -> Option<i32> {

@@ -2,22 +2,26 @@
 //! source. No GStreamer calls here, so every rule is unit-tested.
 
 use super::MediaError;
+use super::encoders::{AudioEncoder, RateControl, VideoEncoder};
+use super::sizing::{effective_kbps, fit_dimensions, source_video_bps, would_upscale};
 use crate::domain::MediaInfo;
+use crate::domain::encode_settings::EncodeSettings;
+use crate::domain::media_info::VideoStreamInfo;
 use crate::domain::order::OutputSpec;
-use std::path::PathBuf;
-
-/// x264's speed/quality trade-off for every profile, for now.
-pub const X264_SPEED_PRESET: &str = "medium";
+use crate::domain::profile::{Container, LadderRung, Profile, SegmentFormat, VideoSettings};
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VideoPlan {
+    pub encoder: VideoEncoder,
     pub width: u32,
     pub height: u32,
-    pub bitrate_kbps: u32,
-    pub codec_profile: &'static str,
+    pub rate: RateControl,
+    /// None keeps the source's frame rate.
+    pub frame_rate: Option<f64>,
+    pub keyframe_interval_seconds: f64,
     pub keyframe_interval_frames: u32,
     pub threads: u32,
-    pub speed_preset: &'static str,
     /// Index of the rendition whose scaled frames this one scales down from, instead of
     /// from the decoded source (see `assign_scale_sources`).
     pub scale_from: Option<usize>,
@@ -25,136 +29,302 @@ pub struct VideoPlan {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AudioPlan {
+    pub encoder: AudioEncoder,
     pub bitrate_bps: u32,
     pub channels: u32,
     pub sample_rate: u32,
 }
 
-/// One output branch of the job's pipeline.
+/// Where one branch's encoded streams go.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sink {
+    /// One file in `container`.
+    File { path: PathBuf, container: Container },
+    /// A media playlist and its segments in `dir`.
+    Segments {
+        dir: PathBuf,
+        format: SegmentFormat,
+        segment_seconds: f64,
+    },
+}
+
+/// One encode branch of the job's pipeline: a file, or one rung of a ladder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rendition {
+    /// The output's label, and the rung's name for a ladder ("hls/720p").
     pub label: String,
-    pub path: PathBuf,
+    /// The output this branch belongs to (index into the order's outputs).
+    pub output: usize,
+    pub sink: Sink,
     pub video: Option<VideoPlan>,
     pub audio: Option<AudioPlan>,
 }
 
-/// Fits `src` (display dimensions) inside `max_w` x `max_h`, keeping the aspect ratio,
-/// rounded to even numbers as 4:2:0 chroma needs.
-pub fn fit_dimensions(src_w: u32, src_h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
-    let (box_w, box_h) = (floor_even(max_w), floor_even(max_h));
-    if src_w == 0 || src_h == 0 {
-        return (box_w, box_h);
+impl Rendition {
+    /// The file written, for a file sink.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.sink {
+            Sink::File { path, .. } => Some(path),
+            Sink::Segments { .. } => None,
+        }
     }
-    let scale = (max_w as f64 / src_w as f64).min(max_h as f64 / src_h as f64);
-    let w = round_even(src_w as f64 * scale).min(box_w);
-    let h = round_even(src_h as f64 * scale).min(box_h);
-    (w, h)
-}
 
-fn round_even(v: f64) -> u32 {
-    ((v / 2.0).round() as u32 * 2).max(2)
-}
-
-fn floor_even(v: u32) -> u32 {
-    (v / 2 * 2).max(2)
-}
-
-/// min(source, profile) when the profile restricts bitrate and the source's is known.
-pub fn effective_kbps(profile_kbps: u32, source_bps: u64, restrict: bool) -> u32 {
-    let source_kbps = (source_bps / 1000) as u32;
-    if restrict && source_kbps > 0 {
-        profile_kbps.min(source_kbps.max(100))
-    } else {
-        profile_kbps
+    /// What the result reports as the settings used.
+    pub fn encode_settings(&self) -> EncodeSettings {
+        let mut s = EncodeSettings::default();
+        if let Some(v) = &self.video {
+            v.encoder.describe(&mut s);
+            (s.width, s.height) = (v.width, v.height);
+            match v.rate {
+                RateControl::Bitrate { kbps, capped } => {
+                    s.video_bitrate_kbps = kbps;
+                    s.bitrate_capped_by_source = capped;
+                }
+                RateControl::Quality(q) => s.quality = q,
+            }
+            s.frame_rate = v.frame_rate.unwrap_or(0.0);
+            s.keyframe_interval_seconds = v.keyframe_interval_seconds;
+        }
+        if let Some(a) = &self.audio {
+            a.encoder.describe(&mut s);
+            s.audio_bitrate_kbps = a.bitrate_bps / 1000;
+            s.audio_channels = a.channels;
+            s.audio_sample_rate = a.sample_rate;
+        }
+        s
     }
+}
+
+/// An HLS or DASH output: its rungs are renditions of their own; this is what the master
+/// playlist (or MPD) is written from once they are done.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LadderPlan {
+    pub output: usize,
+    pub container: Container,
+    /// The output's tree, written under the work dir.
+    pub dir: PathBuf,
+    /// The master playlist's (or MPD's) file name inside `dir`: the order's filename.
+    pub master: String,
+    /// Indexes of its renditions in the job's list, largest first (audio last).
+    pub renditions: Vec<usize>,
+}
+
+/// Everything one job's pipeline writes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobPlan {
+    pub renditions: Vec<Rendition>,
+    pub ladders: Vec<LadderPlan>,
 }
 
 /// Plans every output, or says which output the source cannot feed.
-pub fn plan_renditions(
+pub fn plan_outputs(
     outputs: &[OutputSpec],
     source: &MediaInfo,
-    work_dir: &std::path::Path,
+    work_dir: &Path,
     encoder_threads: u32,
-) -> Result<Vec<Rendition>, MediaError> {
+) -> Result<JobPlan, MediaError> {
     if source.video.is_none() && source.audio.is_none() {
         return Err(MediaError::InvalidMedia(
             "the source has neither video nor audio".into(),
         ));
     }
-    let mut renditions = outputs
-        .iter()
-        .map(|out| {
-            let p = &out.profile;
-            let video = match (&p.video, &source.video) {
-                (Some(v), Some(src)) => {
-                    let (width, height) = fit_dimensions(src.width, src.height, v.width, v.height);
-                    let fps = if src.frame_rate > 0.0 {
-                        src.frame_rate
-                    } else {
-                        30.0
-                    };
-                    Some(VideoPlan {
-                        width,
-                        height,
-                        bitrate_kbps: effective_kbps(
-                            v.bitrate_kbps,
-                            src.bitrate_bps,
-                            p.restrict_bitrate,
-                        ),
-                        codec_profile: v.codec_profile.as_str(),
-                        keyframe_interval_frames: ((fps * v.keyframe_interval_seconds).round()
-                            as u32)
-                            .max(1),
-                        threads: encoder_threads,
-                        speed_preset: X264_SPEED_PRESET,
-                        scale_from: None,
-                    })
-                }
-                _ => None,
-            };
-            let audio = match (&p.audio, &source.audio) {
-                (Some(a), Some(_)) => Some(AudioPlan {
-                    bitrate_bps: a.bitrate_kbps * 1000,
-                    channels: a.channels,
-                    sample_rate: a.sample_rate,
-                }),
-                _ => None,
-            };
-            if video.is_none() && audio.is_none() {
-                let needs = if p.video.is_some() {
-                    "a video stream"
-                } else {
-                    "an audio stream"
+    let mut plan = JobPlan::default();
+    for (index, out) in outputs.iter().enumerate() {
+        let p = &out.profile;
+        needs_streams(p, source, &out.label)?;
+        match &p.streaming {
+            None => {
+                let sink = Sink::File {
+                    path: work_dir.join(&out.filename),
+                    container: p.container,
                 };
-                return Err(MediaError::Unsupported(format!(
-                    "output '{}' needs {needs}, and the source has none",
-                    out.label
-                )));
+                let video = match (&p.video, &source.video) {
+                    (Some(v), Some(src)) => Some(video_plan(
+                        v,
+                        v.bitrate_kbps,
+                        (v.width, v.height),
+                        p,
+                        src,
+                        source,
+                        encoder_threads,
+                    )),
+                    _ => None,
+                };
+                plan.renditions.push(Rendition {
+                    label: out.label.clone(),
+                    output: index,
+                    sink,
+                    video,
+                    audio: audio_plan(p, source),
+                });
             }
-            Ok(Rendition {
-                label: out.label.clone(),
-                path: work_dir.join(&out.filename),
-                video,
-                audio,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if let Some(src) = &source.video {
-        assign_scale_sources(&mut renditions, (src.width, src.height));
+            Some(streaming) => {
+                let dir = work_dir.join(ladder_dir_name(&out.filename));
+                let mut members = Vec::new();
+                let (v, src) = match (&p.video, &source.video) {
+                    (Some(v), Some(src)) => (v, src),
+                    _ => unreachable!("needs_streams checked a ladder's video"),
+                };
+                let audio = audio_plan(p, source);
+                let separate_audio = streaming.segment_format == SegmentFormat::Fmp4;
+                for rung in kept_rungs(&streaming.rungs, src, p.allow_upscale) {
+                    let mut video = video_plan(
+                        v,
+                        rung.bitrate_kbps,
+                        (rung.width, rung.height),
+                        p,
+                        src,
+                        source,
+                        encoder_threads,
+                    );
+                    video.keyframe_interval_seconds = streaming.segment_seconds;
+                    video.keyframe_interval_frames =
+                        keyframe_frames(streaming.segment_seconds, video.frame_rate, src);
+                    let name = format!("{}p", video.height);
+                    members.push(plan.renditions.len());
+                    plan.renditions.push(Rendition {
+                        label: format!("{}/{name}", out.label),
+                        output: index,
+                        sink: Sink::Segments {
+                            dir: dir.join(&name),
+                            format: streaming.segment_format,
+                            segment_seconds: streaming.segment_seconds,
+                        },
+                        video: Some(video),
+                        audio: if separate_audio { None } else { audio.clone() },
+                    });
+                }
+                if let (true, Some(audio)) = (separate_audio, audio) {
+                    members.push(plan.renditions.len());
+                    plan.renditions.push(Rendition {
+                        label: format!("{}/audio", out.label),
+                        output: index,
+                        sink: Sink::Segments {
+                            dir: dir.join("audio"),
+                            format: streaming.segment_format,
+                            segment_seconds: streaming.segment_seconds,
+                        },
+                        video: None,
+                        audio: Some(audio),
+                    });
+                }
+                plan.ladders.push(LadderPlan {
+                    output: index,
+                    container: p.container,
+                    dir,
+                    master: out.filename.clone(),
+                    renditions: members,
+                });
+            }
+        }
     }
-    Ok(renditions)
+    if let Some(src) = &source.video {
+        assign_scale_sources(&mut plan.renditions, (src.width, src.height));
+    }
+    Ok(plan)
+}
+
+pub use crate::domain::media_format::ladder_dir_name;
+
+fn needs_streams(p: &Profile, source: &MediaInfo, label: &str) -> Result<(), MediaError> {
+    let has_video = p.video.is_some() && source.video.is_some();
+    let has_audio = p.audio.is_some() && source.audio.is_some();
+    let missing = if p.streaming.is_some() && source.video.is_none() {
+        Some("a video stream")
+    } else if !has_video && !has_audio {
+        Some(if p.video.is_some() {
+            "a video stream"
+        } else {
+            "an audio stream"
+        })
+    } else {
+        None
+    };
+    match missing {
+        Some(needs) => Err(MediaError::Unsupported(format!(
+            "output '{label}' needs {needs}, and the source has none"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The rungs a source can feed: those that would enlarge it are dropped (unless the
+/// profile allows upscaling), but the smallest is always kept.
+pub fn kept_rungs(rungs: &[LadderRung], src: &VideoStreamInfo, allow_upscale: bool) -> Vec<LadderRung> {
+    let mut kept: Vec<LadderRung> = rungs
+        .iter()
+        .copied()
+        .filter(|r| allow_upscale || !would_upscale(src.width, src.height, r.width, r.height))
+        .collect();
+    if kept.is_empty()
+        && let Some(smallest) = rungs.iter().min_by_key(|r| u64::from(r.width) * u64::from(r.height))
+    {
+        kept.push(*smallest);
+    }
+    kept
+}
+
+fn keyframe_frames(seconds: f64, frame_rate: Option<f64>, src: &VideoStreamInfo) -> u32 {
+    let fps = frame_rate.unwrap_or(if src.frame_rate > 0.0 {
+        src.frame_rate
+    } else {
+        30.0
+    });
+    ((fps * seconds).round() as u32).max(1)
+}
+
+fn video_plan(
+    v: &VideoSettings,
+    bitrate_kbps: u32,
+    (box_w, box_h): (u32, u32),
+    p: &Profile,
+    src: &VideoStreamInfo,
+    source: &MediaInfo,
+    threads: u32,
+) -> VideoPlan {
+    let (width, height) = fit_dimensions(src.width, src.height, box_w, box_h, p.allow_upscale);
+    let rate = match v.quality {
+        Some(q) => RateControl::Quality(q),
+        None => {
+            let (kbps, capped) =
+                effective_kbps(bitrate_kbps, source_video_bps(source), p.restrict_bitrate);
+            RateControl::Bitrate { kbps, capped }
+        }
+    };
+    VideoPlan {
+        encoder: VideoEncoder::for_settings(v),
+        width,
+        height,
+        rate,
+        frame_rate: v.frame_rate,
+        keyframe_interval_seconds: v.keyframe_interval_seconds,
+        keyframe_interval_frames: keyframe_frames(v.keyframe_interval_seconds, v.frame_rate, src),
+        threads,
+        scale_from: None,
+    }
+}
+
+fn audio_plan(p: &Profile, source: &MediaInfo) -> Option<AudioPlan> {
+    match (&p.audio, &source.audio) {
+        (Some(a), Some(_)) => Some(AudioPlan {
+            encoder: AudioEncoder::for_codec(a.codec),
+            bitrate_bps: a.bitrate_kbps * 1000,
+            channels: a.channels,
+            sample_rate: a.sample_rate,
+        }),
+        _ => None,
+    }
 }
 
 /// Cascades a ladder: each video rendition scales from the smallest other rendition
-/// that is larger, has the same shape, and is itself downscaled from the source (so the
-/// parent's scaler does real work that the child reuses). 1080p -> 720p -> 480p scales
-/// 2.6 Mpx less per 1080p frame than scaling both from the source, and the two gentler
-/// steps (1.5x each) lose less detail than one 2.25x step (docs/benchmarks.md).
+/// that is larger, has the same shape and frame rate, and is itself downscaled from the
+/// source (so the parent's scaler does real work that the child reuses). 1080p -> 720p ->
+/// 480p scales 2.6 Mpx less per 1080p frame than scaling both from the source, and the two
+/// gentler steps (1.5x each) lose less detail than one 2.25x step (docs/benchmarks.md).
 pub fn assign_scale_sources(renditions: &mut [Rendition], source: (u32, u32)) {
-    let dims: Vec<Option<(u32, u32)>> = renditions
+    let dims: Vec<Option<(u32, u32, Option<f64>)>> = renditions
         .iter()
-        .map(|r| r.video.as_ref().map(|v| (v.width, v.height)))
+        .map(|r| r.video.as_ref().map(|v| (v.width, v.height, v.frame_rate)))
         .collect();
     let area = |(w, h): (u32, u32)| u64::from(w) * u64::from(h);
     for (child, rendition) in renditions.iter_mut().enumerate() {
@@ -162,20 +332,22 @@ pub fn assign_scale_sources(renditions: &mut [Rendition], source: (u32, u32)) {
             continue;
         };
         let own = (video.width, video.height);
+        let own_rate = video.frame_rate;
         video.scale_from = dims
             .iter()
             .enumerate()
-            .filter_map(|(i, d)| d.map(|d| (i, d)))
-            .filter(|&(i, parent)| {
+            .filter_map(|(i, d)| d.map(|(w, h, rate)| (i, (w, h), rate)))
+            .filter(|&(i, parent, rate)| {
                 i != child
+                    && rate == own_rate
                     && parent.0 >= own.0
                     && parent.1 >= own.1
                     && parent != own
                     && area(parent) < area(source)
                     && same_shape(parent, own)
             })
-            .min_by_key(|&(i, parent)| (area(parent), i))
-            .map(|(i, _)| i);
+            .min_by_key(|&(i, parent, _)| (area(parent), i))
+            .map(|(i, _, _)| i);
     }
 }
 
@@ -194,79 +366,5 @@ fn same_shape(a: (u32, u32), b: (u32, u32)) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fits_inside_the_box_keeping_aspect() {
-        assert_eq!(fit_dimensions(640, 360, 1280, 720), (1280, 720));
-        assert_eq!(fit_dimensions(640, 360, 854, 480), (854, 480));
-        assert_eq!(fit_dimensions(1920, 1080, 640, 360), (640, 360));
-        // Portrait source in a landscape box: height bound.
-        assert_eq!(fit_dimensions(1080, 1920, 1280, 720), (406, 720));
-        // 4:3 source in a 16:9 box.
-        assert_eq!(fit_dimensions(640, 480, 1280, 720), (960, 720));
-    }
-
-    #[test]
-    fn dimensions_are_even() {
-        let (w, h) = fit_dimensions(641, 361, 641, 361);
-        assert_eq!((w % 2, h % 2), (0, 0));
-    }
-
-    fn video_rendition(label: &str, width: u32, height: u32) -> Rendition {
-        Rendition {
-            label: label.into(),
-            path: PathBuf::from(label),
-            video: Some(VideoPlan {
-                width,
-                height,
-                bitrate_kbps: 1000,
-                codec_profile: "high",
-                keyframe_interval_frames: 60,
-                threads: 1,
-                speed_preset: X264_SPEED_PRESET,
-                scale_from: None,
-            }),
-            audio: None,
-        }
-    }
-
-    fn scale_sources(renditions: &[Rendition]) -> Vec<Option<usize>> {
-        renditions
-            .iter()
-            .map(|r| r.video.as_ref().and_then(|v| v.scale_from))
-            .collect()
-    }
-
-    #[test]
-    fn a_ladder_cascades_through_its_downscaled_rungs() {
-        let mut ladder = vec![
-            video_rendition("480p", 854, 480),
-            video_rendition("1080p", 1920, 1080),
-            video_rendition("720p", 1280, 720),
-        ];
-        assign_scale_sources(&mut ladder, (1920, 1080));
-        // 480p from 720p; 720p from the source, since the 1080p rung does not scale.
-        assert_eq!(scale_sources(&ladder), vec![Some(2), None, None]);
-    }
-
-    #[test]
-    fn no_cascade_across_shapes_or_between_equal_sizes() {
-        let mut outputs = vec![
-            video_rendition("square", 720, 720),
-            video_rendition("wide", 640, 360),
-            video_rendition("wide-again", 640, 360),
-        ];
-        assign_scale_sources(&mut outputs, (1920, 1080));
-        assert_eq!(scale_sources(&outputs), vec![None, None, None]);
-    }
-
-    #[test]
-    fn bitrate_is_capped_by_the_source_when_restricted() {
-        assert_eq!(effective_kbps(2800, 1_000_000, true), 1000);
-        assert_eq!(effective_kbps(2800, 1_000_000, false), 2800);
-        assert_eq!(effective_kbps(2800, 0, true), 2800);
-        assert_eq!(effective_kbps(700, 5_000_000, true), 700);
-    }
-}
+#[path = "plan_tests.rs"]
+pub(crate) mod tests;

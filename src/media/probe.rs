@@ -1,6 +1,7 @@
 //! Probing with Discoverer, and the pure `parse_*` helpers over what it reports.
 
 use super::MediaError;
+use super::probe_fields as fields;
 use crate::domain::MediaInfo;
 use crate::domain::media_info::{AudioStreamInfo, VideoStreamInfo};
 use gstreamer as gst;
@@ -59,36 +60,70 @@ pub fn probe_file(path: &Path, timeout_secs: u64) -> Result<MediaInfo, MediaErro
         .duration()
         .map(|d| d.nseconds() as f64 / 1e9)
         .unwrap_or(0.0);
-    let video = info.video_streams().first().map(|v| {
-        let (width, height) = display_dimensions(v.width(), v.height(), orientation_of(v));
+    let video_stream = info.video_streams().into_iter().next();
+    let audio_stream = info.audio_streams().into_iter().next();
+    let declared_video = video_stream
+        .as_ref()
+        .map(|v| fields::declared_bitrate(v.bitrate(), v.max_bitrate()));
+    let declared_audio = audio_stream
+        .as_ref()
+        .map(|a| fields::declared_bitrate(a.bitrate(), a.max_bitrate()));
+    let (video_bps, audio_bps) =
+        fields::stream_bitrates(declared_video, declared_audio, size_bytes, duration_seconds);
+    let video = video_stream.map(|v| {
+        let orientation = orientation_of(&v);
+        let rotated = is_quarter_turn(orientation.as_deref());
+        let (width, height) = display_dimensions(v.width(), v.height(), orientation);
+        let caps = v.caps();
         VideoStreamInfo {
-            codec: codec_name(v.caps().as_ref()),
+            codec: short_name(caps.as_ref()),
+            codec_description: description(caps.as_ref()),
             width,
             height,
+            display_aspect_ratio: fields::display_aspect_ratio(
+                v.width(),
+                v.height(),
+                v.par().numer(),
+                v.par().denom(),
+                rotated,
+            ),
             frame_rate: parse_frame_rate(v.framerate().numer(), v.framerate().denom()),
-            bitrate_bps: v.bitrate() as u64,
+            bitrate_bps: video_bps.unwrap_or(0),
         }
     });
-    let audio = info.audio_streams().first().map(|a| AudioStreamInfo {
-        codec: codec_name(a.caps().as_ref()),
-        channels: a.channels(),
-        sample_rate: a.sample_rate(),
-        bitrate_bps: a.bitrate() as u64,
+    let audio = audio_stream.map(|a| {
+        let caps = a.caps();
+        AudioStreamInfo {
+            codec: short_name(caps.as_ref()),
+            codec_description: description(caps.as_ref()),
+            channels: a.channels(),
+            sample_rate: a.sample_rate(),
+            bitrate_bps: audio_bps.unwrap_or(0),
+        }
     });
-    let container_caps = info.stream_info().and_then(|s| s.caps());
-    let container = container_caps
+    let container_caps = info
+        .stream_info()
+        .and_then(|s| s.caps())
         .as_ref()
         .and_then(|c| c.structure(0))
         .map(|s| s.name().to_string())
         .unwrap_or_default();
-    let reported_bitrate =
-        video.as_ref().map_or(0, |v| v.bitrate_bps) + audio.as_ref().map_or(0, |a| a.bitrate_bps);
+    let audio_codec = audio.as_ref().map_or("", |a| a.codec.as_str());
+    let container = fields::container_short_name(&container_caps, audio_codec);
+    // The streams' declared rates add up to the file's only when every stream declares one.
+    let declared = [declared_video, declared_audio];
+    let reported_bitrate = if declared.iter().flatten().all(|bps| *bps > 0) {
+        declared.iter().flatten().sum()
+    } else {
+        0
+    };
     Ok(MediaInfo {
         duration_seconds,
         size_bytes,
         bitrate_bps: parse_bitrate(reported_bitrate, size_bytes, duration_seconds),
-        mime_type: parse_mime_type(&container, video.is_some()),
+        mime_type: fields::mime_type(&container, video.is_some()),
         container,
+        container_caps,
         video,
         audio,
     })
@@ -101,16 +136,34 @@ fn orientation_of(v: &pbutils::DiscovererVideoInfo) -> Option<String> {
     })
 }
 
-fn codec_name(caps: Option<&gst::Caps>) -> String {
+/// The stream's short codec name ("h264", "aac") from its caps.
+fn short_name(caps: Option<&gst::Caps>) -> String {
+    let Some(s) = caps.and_then(|c| c.structure(0)) else {
+        return String::new();
+    };
+    let int = |field: &str| s.get::<i32>(field).ok();
+    fields::codec_short_name(s.name().as_str(), int("mpegversion"), int("layer"))
+}
+
+/// GStreamer's human description of the stream's codec, e.g. "H.264 (High Profile)".
+fn description(caps: Option<&gst::Caps>) -> String {
     caps.map(|c| pbutils::pb_utils_get_codec_description(c).to_string())
         .unwrap_or_default()
 }
 
+fn is_quarter_turn(orientation: Option<&str>) -> bool {
+    matches!(
+        orientation,
+        Some("rotate-90" | "rotate-270" | "flip-rotate-90" | "flip-rotate-270")
+    )
+}
+
 /// Discoverer reports pre-rotation dimensions; a 90/270 degree rotation swaps them.
 pub fn display_dimensions(width: u32, height: u32, orientation: Option<String>) -> (u32, u32) {
-    match orientation.as_deref() {
-        Some("rotate-90" | "rotate-270" | "flip-rotate-90" | "flip-rotate-270") => (height, width),
-        _ => (width, height),
+    if is_quarter_turn(orientation.as_deref()) {
+        (height, width)
+    } else {
+        (width, height)
     }
 }
 
@@ -130,18 +183,6 @@ pub fn parse_bitrate(reported_bps: u64, size_bytes: u64, duration_seconds: f64) 
         (size_bytes as f64 * 8.0 / duration_seconds) as u64
     } else {
         0
-    }
-}
-
-pub fn parse_mime_type(container_caps_name: &str, has_video: bool) -> String {
-    let kind = if has_video { "video" } else { "audio" };
-    match container_caps_name {
-        "video/quicktime" => format!("{kind}/mp4"),
-        "video/x-matroska" => format!("{kind}/x-matroska"),
-        "video/webm" => format!("{kind}/webm"),
-        "video/mpegts" => "video/mp2t".into(),
-        "" => "application/octet-stream".into(),
-        other => other.into(),
     }
 }
 
@@ -175,9 +216,78 @@ mod tests {
         assert_eq!(parse_frame_rate(0, 1), 0.0);
     }
 
+    /// Writes `description`'s pipeline to its end (it names the file itself).
+    fn write_with_gstreamer(description: &str) {
+        crate::media::init().unwrap();
+        let pipeline = gst::parse::launch(description).unwrap();
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let bus = pipeline.bus().unwrap();
+        let message = bus
+            .timed_pop_filtered(
+                gst::ClockTime::from_seconds(60),
+                &[gst::MessageType::Eos, gst::MessageType::Error],
+            )
+            .expect("the pipeline ends within 60 s");
+        pipeline.set_state(gst::State::Null).unwrap();
+        assert!(
+            matches!(message.view(), gst::MessageView::Eos(_)),
+            "{description}: {message:?}"
+        );
+    }
+
+    /// ffprobe's codec_name of the file's first stream of `kind` ("v" or "a").
+    fn ffprobe_codec(path: &Path, kind: &str) -> String {
+        let out = std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", &format!("{kind}:0")])
+            .args(["-show_entries", "stream=codec_name", "-of", "csv=p=0"])
+            .arg(path)
+            .output()
+            .expect("ffprobe runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
     #[test]
-    fn mime_types_follow_the_container() {
-        assert_eq!(parse_mime_type("video/quicktime", true), "video/mp4");
-        assert_eq!(parse_mime_type("video/quicktime", false), "audio/mp4");
+    fn written_files_get_the_names_ffprobe_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let video = "videotestsrc num-buffers=30 ! video/x-raw,width=320,height=180,framerate=15/1";
+        let audio = "audiotestsrc num-buffers=40 ! audioconvert ! audioresample";
+        // (file, pipeline, container, MIME type, video codec, audio codec)
+        let cases = [
+            (
+                "h264.mp4",
+                format!("{video} ! x264enc ! h264parse ! mp4mux name=m ! filesink location=LOC {audio} ! avenc_aac ! aacparse ! m."),
+                "mp4", "video/mp4", "h264", "aac",
+            ),
+            (
+                "vp9.webm",
+                format!("{video} ! vp9enc deadline=1 ! webmmux name=m ! filesink location=LOC {audio} ! opusenc ! m."),
+                "webm", "video/webm", "vp9", "opus",
+            ),
+            (
+                "audio.mp3",
+                format!("{audio} ! lamemp3enc target=bitrate bitrate=96 ! id3v2mux ! filesink location=LOC"),
+                "mp3", "audio/mpeg", "", "mp3",
+            ),
+        ];
+        for (name, pipeline, container, mime, video_codec, audio_codec) in cases {
+            let path = dir.path().join(name);
+            write_with_gstreamer(&pipeline.replace("LOC", path.to_str().unwrap()));
+            let info = probe_file(&path, 30).unwrap();
+            assert_eq!((info.container.as_str(), info.mime_type.as_str()), (container, mime));
+            let probed_video = info.video.as_ref().map_or("", |v| v.codec.as_str());
+            assert_eq!(probed_video, video_codec, "{name}");
+            assert_eq!(probed_video, ffprobe_codec(&path, "v"), "{name}");
+            let audio_info = info.audio.as_ref().expect("every case has audio");
+            assert_eq!(audio_info.codec, audio_codec, "{name}");
+            assert_eq!(audio_info.codec, ffprobe_codec(&path, "a"), "{name}");
+            assert!(!audio_info.codec_description.is_empty(), "{name}");
+            assert!(audio_info.bitrate_bps > 0, "{name}: {info:?}");
+            if let Some(v) = &info.video {
+                assert_eq!(v.display_aspect_ratio, "16:9", "{name}");
+                assert!(v.bitrate_bps > 0, "{name}: {info:?}");
+                assert!(!v.codec_description.is_empty(), "{name}");
+            }
+        }
     }
 }

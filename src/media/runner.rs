@@ -11,13 +11,23 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// A progress reading of the whole pipeline: the slowest output decides.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// How far one rendition's encoder has got.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct BranchSample {
+    pub position: Duration,
+    /// Frames (or audio buffers, for an audio-only rendition) encoded so far.
+    pub units: u64,
+}
+
+/// A progress reading of the whole pipeline: the slowest output decides `position` and
+/// `units`; `renditions` has each one's own, in plan order.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProgressSample {
     pub position: Duration,
     /// Frames (or audio buffers) the slowest output has encoded.
     pub units: u64,
     pub elapsed: Duration,
+    pub renditions: Vec<BranchSample>,
 }
 
 #[derive(Debug, Clone)]
@@ -38,16 +48,24 @@ impl Drop for NullOnDrop {
 }
 
 fn sample(built: &BuiltPipeline, started: Instant) -> ProgressSample {
-    let slowest = built
+    let renditions: Vec<BranchSample> = built
         .progress
         .iter()
-        .min_by_key(|p| p.position_ns.load(Ordering::Relaxed));
+        .map(|p| BranchSample {
+            position: Duration::from_nanos(p.position_ns.load(Ordering::Relaxed)),
+            units: p.units.load(Ordering::Relaxed),
+        })
+        .collect();
+    let slowest = renditions
+        .iter()
+        .min_by_key(|r| r.position)
+        .copied()
+        .unwrap_or_default();
     ProgressSample {
-        position: Duration::from_nanos(
-            slowest.map_or(0, |p| p.position_ns.load(Ordering::Relaxed)),
-        ),
-        units: slowest.map_or(0, |p| p.units.load(Ordering::Relaxed)),
+        position: slowest.position,
+        units: slowest.units,
         elapsed: started.elapsed(),
+        renditions,
     }
 }
 

@@ -1,21 +1,15 @@
 //! Thumbnails: one still frame per thumbnail, from the local source, with a small pipeline
-//! of its own: `uridecodebin ! videoconvert ! videoflip ! videoscale ! videoconvert ! capsfilter !
-//! jpegenc|pngenc ! appsink`, prerolled in PAUSED, then seeked (FLUSH | ACCURATE) to the
-//! frame's time, whose encoded preroll sample is the image.
+//! of its own ([`FrameGrabber`] ending in jpegenc, pngenc or webpenc), seeked to the
+//! frame's time; the encoded preroll sample is the image.
 
-use super::classify::classify_bus_error;
-use super::pipeline::SCALE_METHOD;
-use super::plan::fit_dimensions;
+use super::frame_grab::{FrameGrabber, frame_time};
+use super::sizing::fit_dimensions;
 use super::{MediaError, make};
 use crate::domain::MediaInfo;
 use crate::domain::order::{ImageFormat, ThumbnailSpec};
 use gstreamer as gst;
-use gstreamer::prelude::*;
-use gstreamer_app as gst_app;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One thumbnail to extract.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,11 +22,22 @@ pub struct ThumbnailPlan {
     /// The image's size (see [`thumbnail_dimensions`]).
     pub width: u32,
     pub height: u32,
+    /// The asked time, a percent already resolved against the probed duration.
     pub time_seconds: f64,
 }
 
+/// The frame a thumbnail really shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExtractedFrame {
+    /// The frame's time in the source, in seconds.
+    pub time_seconds: f64,
+    /// The asked time was at or past the end of the video, so its last frame was taken.
+    pub past_end: bool,
+}
+
 /// The size of a thumbnail from a source of `source` display dimensions, for a requested
-/// `width` x `height` (0 = not given):
+/// `width` x `height` (0 = not given), never larger than the source unless
+/// `allow_upscale`:
 /// * both given: fitted inside that box keeping the source's aspect ratio, even sides
 ///   (the rule outputs use, [`fit_dimensions`]);
 /// * one given: the other follows the source's aspect ratio (even, as above);
@@ -40,7 +45,12 @@ pub struct ThumbnailPlan {
 ///
 /// A source of unknown size (0) cannot lend its aspect ratio: a missing side then copies
 /// the given one, and with none given the result is 0 x 0 (which extraction refuses).
-pub fn thumbnail_dimensions(source: (u32, u32), width: u32, height: u32) -> (u32, u32) {
+pub fn thumbnail_dimensions(
+    source: (u32, u32),
+    width: u32,
+    height: u32,
+    allow_upscale: bool,
+) -> (u32, u32) {
     let (src_w, src_h) = source;
     let unknown = src_w == 0 || src_h == 0;
     match (width, height) {
@@ -48,14 +58,15 @@ pub fn thumbnail_dimensions(source: (u32, u32), width: u32, height: u32) -> (u32
         (w, 0) if unknown => (w, w),
         (0, h) if unknown => (h, h),
         // An unbounded side never binds, so the given one decides the scale.
-        (w, 0) => fit_dimensions(src_w, src_h, w, u32::MAX),
-        (0, h) => fit_dimensions(src_w, src_h, u32::MAX, h),
-        (w, h) => fit_dimensions(src_w, src_h, w, h),
+        (w, 0) => fit_dimensions(src_w, src_h, w, u32::MAX, allow_upscale),
+        (0, h) => fit_dimensions(src_w, src_h, u32::MAX, h, allow_upscale),
+        (w, h) => fit_dimensions(src_w, src_h, w, h, allow_upscale),
     }
 }
 
-/// Plans every thumbnail of an order from the probed source, writing into `dir`; a
-/// source without video fails, naming the first thumbnail (INVALID_MEDIA).
+/// Plans every thumbnail of an order from the probed source, writing into `dir` (a
+/// percent is resolved against the probed duration); a source without video fails,
+/// naming the first thumbnail (INVALID_MEDIA).
 pub fn plan_thumbnails(
     specs: &[ThumbnailSpec],
     source: &MediaInfo,
@@ -73,71 +84,79 @@ pub fn plan_thumbnails(
     Ok(specs
         .iter()
         .map(|t| {
-            let (width, height) =
-                thumbnail_dimensions((video.width, video.height), t.width, t.height);
+            let (width, height) = thumbnail_dimensions(
+                (video.width, video.height),
+                t.width,
+                t.height,
+                t.allow_upscale,
+            );
             ThumbnailPlan {
                 label: t.label.clone(),
                 path: dir.join(&t.filename),
                 format: t.format(),
                 width,
                 height,
-                time_seconds: t.time_seconds,
+                time_seconds: resolve_time(t, source.duration_seconds),
             }
         })
         .collect())
 }
 
+/// A thumbnail's time in seconds: its percent of `duration_seconds` when it has one.
+fn resolve_time(spec: &ThumbnailSpec, duration_seconds: f64) -> f64 {
+    match spec.time_percent {
+        Some(percent) => duration_seconds.max(0.0) * percent / 100.0,
+        None => spec.time_seconds,
+    }
+}
+
 /// Extracts `plan`'s frame from the local file `source` and writes it to `plan.path`,
-/// within `timeout` overall. A time at or past the end of the source takes its last
-/// frame. A source without video is INVALID_MEDIA naming the thumbnail. Blocking
-/// throughout; [`extract`] runs it on the blocking pool.
+/// within `timeout` overall, and tells which frame it took. A time at or past the end of
+/// the source takes its last frame. A source without video is INVALID_MEDIA naming the
+/// thumbnail. Blocking throughout; [`extract`] runs it on the blocking pool.
 pub fn extract_blocking(
     source: &Path,
     plan: &ThumbnailPlan,
     timeout: Duration,
-) -> Result<(), MediaError> {
-    super::init()?;
+) -> Result<ExtractedFrame, MediaError> {
+    let named = |e: MediaError| name_thumbnail(e, &plan.label);
     if plan.width == 0 || plan.height == 0 {
-        return Err(MediaError::InvalidMedia(format!(
-            "thumbnail '{}': the source's video has no known size",
-            plan.label
+        return Err(named(MediaError::InvalidMedia(
+            "the source's video has no known size".into(),
         )));
     }
-    let deadline = Deadline {
-        until: Instant::now() + timeout,
-        seconds: timeout.as_secs(),
-        what: format!("thumbnail '{}'", plan.label),
-    };
-    let built = build(source, plan)?;
-    let _null = NullOnDrop(built.pipeline.clone());
-    let named = |e: MediaError| name_thumbnail(e, &plan.label);
+    let caps = gst::Caps::builder("video/x-raw")
+        .field("width", plan.width as i32)
+        .field("height", plan.height as i32)
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .build();
+    let encoder = make(match plan.format {
+        ImageFormat::Jpeg => "jpegenc",
+        ImageFormat::Png => "pngenc",
+        ImageFormat::Webp => "webpenc",
+    })?;
+    let what = format!("thumbnail '{}'", plan.label);
+    let grabber = FrameGrabber::open(source, caps, Some(encoder), what, timeout).map_err(named)?;
 
-    built
-        .pipeline
-        .set_state(gst::State::Paused)
-        .map_err(|_| MediaError::System("the thumbnail pipeline refused to pause".into()))
-        .map_err(named)?;
-    built.wait_async_done(&deadline).map_err(named)?;
-
-    let duration = built.pipeline.query_duration::<gst::ClockTime>();
-    let frame = frame_duration(&built.sink);
-    let mut target = seek_target(plan.time_seconds, duration, frame);
+    let (mut target, mut past_end) =
+        seek_target(plan.time_seconds, grabber.duration(), grabber.frame_duration());
     // An ACCURATE seek lands on the frame showing at `target`; past the video's own end
     // (a longer audio track, a duration rounded up) there is none and the sink prerolls on
     // EOS, so step back towards the start a few times before giving up.
     for _ in 0..4 {
-        built
-            .pipeline
-            .seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::ACCURATE, target)
-            .map_err(|_| MediaError::System(format!("seeking to {target}")))
-            .map_err(named)?;
-        built.wait_async_done(&deadline).map_err(named)?;
-        if let Some(sample) = built.sink.try_pull_preroll(deadline.remaining()?) {
-            return write_sample(&sample, &plan.path).map_err(named);
+        if let Some(sample) = grabber.frame_at(target).map_err(named)? {
+            write_sample(&sample, &plan.path).map_err(named)?;
+            let shown = frame_time(&sample).unwrap_or(target);
+            return Ok(ExtractedFrame {
+                time_seconds: shown.nseconds() as f64 / 1e9,
+                past_end,
+            });
         }
         if target == gst::ClockTime::ZERO {
             break;
         }
+        // No frame at the target: the video ends before it.
+        past_end = true;
         target = target.saturating_sub(gst::ClockTime::from_mseconds(500));
     }
     Err(named(MediaError::InvalidMedia(format!(
@@ -152,62 +171,12 @@ pub async fn extract(
     source: PathBuf,
     plan: ThumbnailPlan,
     timeout: Duration,
-) -> Result<(), MediaError> {
+) -> Result<ExtractedFrame, MediaError> {
     let what = format!("thumbnail '{}'", plan.label);
     let task = tokio::task::spawn_blocking(move || extract_blocking(&source, &plan, timeout));
     match tokio::time::timeout(timeout + Duration::from_secs(5), task).await {
         Ok(joined) => joined.map_err(|e| MediaError::System(format!("{what}: {e}")))?,
         Err(_) => Err(MediaError::Timeout(what, timeout.as_secs())),
-    }
-}
-
-struct Built {
-    pipeline: gst::Pipeline,
-    sink: gst_app::AppSink,
-    decode: gst::Element,
-}
-
-struct Deadline {
-    until: Instant,
-    seconds: u64,
-    what: String,
-}
-
-impl Deadline {
-    fn remaining(&self) -> Result<gst::ClockTime, MediaError> {
-        let left = self.until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(MediaError::Timeout(self.what.clone(), self.seconds));
-        }
-        Ok(gst::ClockTime::from_nseconds(left.as_nanos() as u64))
-    }
-}
-
-/// Sets the pipeline to `Null` when dropped, so no path leaves it running.
-struct NullOnDrop(gst::Pipeline);
-
-impl Drop for NullOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.set_state(gst::State::Null);
-    }
-}
-
-impl Built {
-    /// Waits for the pipeline to finish prerolling (after PAUSED or a flushing seek).
-    fn wait_async_done(&self, deadline: &Deadline) -> Result<(), MediaError> {
-        let bus = self.pipeline.bus().expect("a pipeline has a bus");
-        let message = bus
-            .timed_pop_filtered(
-                deadline.remaining()?,
-                &[gst::MessageType::AsyncDone, gst::MessageType::Error],
-            )
-            .ok_or_else(|| MediaError::Timeout(deadline.what.clone(), deadline.seconds))?;
-        match message.view() {
-            gst::MessageView::Error(err) => {
-                Err(classify_bus_error(err, std::slice::from_ref(&self.decode)))
-            }
-            _ => Ok(()),
-        }
     }
 }
 
@@ -223,139 +192,18 @@ fn name_thumbnail(e: MediaError, label: &str) -> MediaError {
     }
 }
 
-fn build(source: &Path, plan: &ThumbnailPlan) -> Result<Built, MediaError> {
-    let sys = |e: gst::glib::BoolError| MediaError::System(e.to_string());
-    let uri = gst::glib::filename_to_uri(source, None)
-        .map_err(|e| MediaError::System(format!("file URI for {}: {e}", source.display())))?;
-    let pipeline = gst::Pipeline::with_name("thumbnail");
-    let decode = make("uridecodebin")?;
-    decode.set_property("uri", uri.as_str());
-    let flip = make("videoflip")?;
-    // Rotation arrives as an image-orientation tag; the probe's sizes are after it.
-    flip.set_property_from_str("video-direction", "auto");
-    let scale = make("videoscale")?;
-    scale.set_property_from_str("method", SCALE_METHOD);
-    let caps = make("capsfilter")?;
-    caps.set_property(
-        "caps",
-        gst::Caps::builder("video/x-raw")
-            .field("width", plan.width as i32)
-            .field("height", plan.height as i32)
-            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-            .build(),
-    );
-    let encoder = make(match plan.format {
-        ImageFormat::Jpeg => "jpegenc",
-        ImageFormat::Png => "pngenc",
-    })?;
-    let sink = gst_app::AppSink::builder()
-        .sync(false)
-        .enable_last_sample(false)
-        .build();
-    let chain = [
-        make("videoconvert")?,
-        flip,
-        scale,
-        make("videoconvert")?,
-        caps,
-        encoder,
-        sink.clone().upcast(),
-    ];
-    pipeline.add(&decode).map_err(sys)?;
-    pipeline.add_many(&chain).map_err(sys)?;
-    gst::Element::link_many(&chain).map_err(sys)?;
-
-    connect_pads(&pipeline, &decode, &chain[0]);
-    Ok(Built {
-        pipeline,
-        sink,
-        decode,
-    })
-}
-
-/// Links the first decoded video pad to the chain; other pads go to fakesinks that do not
-/// hold up prerolling. When the source has offered every pad and none was video, posts an
-/// error so the wait for preroll ends at once.
-fn connect_pads(pipeline: &gst::Pipeline, decode: &gst::Element, first: &gst::Element) {
-    let saw_video = Arc::new(AtomicBool::new(false));
-    // Weak references: a strong one in a callback would keep the pipeline alive forever.
-    let weak_pipeline = pipeline.downgrade();
-    let weak_first = first.downgrade();
-    let linked = saw_video.clone();
-    decode.connect_pad_added(move |_, pad| {
-        let (Some(pipeline), Some(first)) = (weak_pipeline.upgrade(), weak_first.upgrade()) else {
-            return;
-        };
-        let is_video = pad
-            .current_caps()
-            .and_then(|c| c.structure(0).map(|s| s.name().starts_with("video/")))
-            .unwrap_or(false);
-        if is_video
-            && let Some(sink_pad) = first.static_pad("sink")
-            && !sink_pad.is_linked()
-            && pad.link(&sink_pad).is_ok()
-        {
-            linked.store(true, Ordering::Release);
-            return;
-        }
-        discard(&pipeline, pad);
-    });
-    decode.connect_no_more_pads(move |decode| {
-        if !saw_video.load(Ordering::Acquire) {
-            let _ = decode.post_message(
-                gst::message::Error::builder(
-                    gst::StreamError::WrongType,
-                    "the source has no video stream",
-                )
-                .src(decode)
-                .build(),
-            );
-        }
-    });
-}
-
-fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) {
-    let Ok(sink) = make("fakesink") else { return };
-    sink.set_property("sync", false);
-    // Not part of prerolling: only the image's sink decides when the frame is ready.
-    sink.set_property("async", false);
-    if pipeline.add(&sink).is_ok() {
-        let _ = sink.sync_state_with_parent();
-        if let Some(sink_pad) = sink.static_pad("sink") {
-            let _ = pad.link(&sink_pad);
-        }
-    }
-}
-
-/// One frame's duration from the negotiated caps, or 1/30 s when the rate is unknown.
-fn frame_duration(sink: &gst_app::AppSink) -> gst::ClockTime {
-    let fps = sink
-        .static_pad("sink")
-        .and_then(|p| p.current_caps())
-        .and_then(|c| {
-            c.structure(0)
-                .and_then(|s| s.get::<gst::Fraction>("framerate").ok())
-        })
-        .filter(|f| f.numer() > 0 && f.denom() > 0);
-    match fps {
-        Some(f) => {
-            gst::ClockTime::from_nseconds(1_000_000_000u64 * f.denom() as u64 / f.numer() as u64)
-        }
-        None => gst::ClockTime::from_nseconds(1_000_000_000 / 30),
-    }
-}
-
 /// Where to seek for `time_seconds`: the time itself, or the last frame's start when the
-/// time is at or past the end (`duration` less one `frame`).
+/// time falls in or after the last frame (`duration` less one `frame`); and whether the
+/// time is at or past the end.
 fn seek_target(
     time_seconds: f64,
     duration: Option<gst::ClockTime>,
     frame: gst::ClockTime,
-) -> gst::ClockTime {
+) -> (gst::ClockTime, bool) {
     let wanted = gst::ClockTime::from_nseconds((time_seconds.max(0.0) * 1e9) as u64);
     match duration {
-        Some(d) if wanted.saturating_add(frame) > d => d.saturating_sub(frame),
-        _ => wanted,
+        Some(d) if wanted.saturating_add(frame) > d => (d.saturating_sub(frame), wanted >= d),
+        _ => (wanted, false),
     }
 }
 
@@ -376,34 +224,45 @@ mod tests {
 
     #[test]
     fn a_box_fits_keeping_the_aspect_ratio() {
-        assert_eq!(thumbnail_dimensions((640, 360), 320, 240), (320, 180));
-        assert_eq!(thumbnail_dimensions((640, 360), 720, 480), (720, 406));
+        assert_eq!(thumbnail_dimensions((640, 360), 320, 240, false), (320, 180));
         assert_eq!(
-            thumbnail_dimensions((640, 360), 720, 480),
-            fit_dimensions(640, 360, 720, 480)
+            thumbnail_dimensions((640, 360), 720, 480, true),
+            fit_dimensions(640, 360, 720, 480, true)
         );
-        assert_eq!(thumbnail_dimensions((1080, 1920), 320, 320), (180, 320));
+        assert_eq!(thumbnail_dimensions((1080, 1920), 320, 320, false), (180, 320));
+    }
+
+    #[test]
+    fn a_larger_box_upscales_only_when_asked() {
+        assert_eq!(thumbnail_dimensions((640, 360), 720, 480, true), (720, 406));
+        assert_eq!(thumbnail_dimensions((640, 360), 720, 480, false), (640, 360));
+        assert_eq!(thumbnail_dimensions((640, 360), 1280, 0, false), (640, 360));
+        assert_eq!(thumbnail_dimensions((640, 360), 1280, 0, true), (1280, 720));
+        assert_eq!(thumbnail_dimensions((1920, 1080), 0, 7680, false), (1920, 1080));
+        assert_eq!(
+            thumbnail_dimensions((1920, 1080), 0, 7680, true),
+            (13654, 7680)
+        );
     }
 
     #[test]
     fn one_side_given_the_other_follows_the_source() {
-        assert_eq!(thumbnail_dimensions((640, 360), 160, 0), (160, 90));
-        assert_eq!(thumbnail_dimensions((640, 360), 0, 90), (160, 90));
+        assert_eq!(thumbnail_dimensions((640, 360), 160, 0, false), (160, 90));
+        assert_eq!(thumbnail_dimensions((640, 360), 0, 90, false), (160, 90));
         // 4:3 at 101 wide: 75.75 high, rounded to even.
-        assert_eq!(thumbnail_dimensions((640, 480), 101, 0), (100, 76));
-        assert_eq!(thumbnail_dimensions((1920, 1080), 0, 7680), (13654, 7680));
+        assert_eq!(thumbnail_dimensions((640, 480), 101, 0, false), (100, 76));
     }
 
     #[test]
     fn none_given_is_the_source_size() {
-        assert_eq!(thumbnail_dimensions((640, 360), 0, 0), (640, 360));
-        assert_eq!(thumbnail_dimensions((641, 361), 0, 0), (641, 361));
+        assert_eq!(thumbnail_dimensions((640, 360), 0, 0, false), (640, 360));
+        assert_eq!(thumbnail_dimensions((641, 361), 0, 0, true), (641, 361));
     }
 
     #[test]
     fn an_unknown_source_size_copies_the_given_side() {
-        assert_eq!(thumbnail_dimensions((0, 0), 160, 0), (160, 160));
-        assert_eq!(thumbnail_dimensions((0, 360), 0, 0), (0, 360));
+        assert_eq!(thumbnail_dimensions((0, 0), 160, 0, false), (160, 160));
+        assert_eq!(thumbnail_dimensions((0, 360), 0, 0, false), (0, 360));
     }
 
     fn spec(filename: &str, width: u32, height: u32) -> ThumbnailSpec {
@@ -413,6 +272,8 @@ mod tests {
             width,
             height,
             time_seconds: 1.0,
+            time_percent: None,
+            allow_upscale: false,
         }
     }
 
@@ -458,17 +319,31 @@ mod tests {
     fn a_time_past_the_end_seeks_to_the_last_frame() {
         let frame = gst::ClockTime::from_mseconds(40);
         let five = Some(gst::ClockTime::from_seconds(5));
-        assert_eq!(
-            seek_target(60.0, five, frame),
-            gst::ClockTime::from_mseconds(4960)
-        );
+        let last = gst::ClockTime::from_mseconds(4960);
+        assert_eq!(seek_target(60.0, five, frame), (last, true));
+        assert_eq!(seek_target(5.0, five, frame), (last, true));
+        // Inside the last frame: that frame, and not past the end.
+        assert_eq!(seek_target(4.98, five, frame), (last, false));
         assert_eq!(
             seek_target(1.0, five, frame),
-            gst::ClockTime::from_seconds(1)
+            (gst::ClockTime::from_seconds(1), false)
         );
         assert_eq!(
             seek_target(1.0, None, frame),
-            gst::ClockTime::from_seconds(1)
+            (gst::ClockTime::from_seconds(1), false)
         );
+    }
+
+    #[test]
+    fn a_percent_is_resolved_against_the_duration() {
+        let at = |percent| ThumbnailSpec {
+            time_percent: Some(percent),
+            time_seconds: 0.0,
+            ..spec("a.jpg", 0, 0)
+        };
+        assert_eq!(resolve_time(&at(50.0), 8.0), 4.0);
+        assert_eq!(resolve_time(&at(100.0), 8.0), 8.0);
+        assert_eq!(resolve_time(&at(25.0), 0.0), 0.0);
+        assert_eq!(resolve_time(&spec("a.jpg", 0, 0), 8.0), 1.0);
     }
 }

@@ -30,6 +30,7 @@ pub struct JobColumns {
     pub error_json: Option<String>,
     pub billing_json: Option<String>,
     pub thumbnails_json: Option<String>,
+    pub storyboards_json: Option<String>,
 }
 
 pub fn job_columns(job: &Job) -> Result<JobColumns, Error> {
@@ -42,6 +43,9 @@ pub fn job_columns(job: &Job) -> Result<JobColumns, Error> {
         // NULL reads back as none, and keeps new-job batches small.
         thumbnails_json: (!job.thumbnails.is_empty())
             .then(|| to_json(&job.thumbnails))
+            .transpose()?,
+        storyboards_json: (!job.storyboards.is_empty())
+            .then(|| to_json(&job.storyboards))
             .transpose()?,
     })
 }
@@ -80,6 +84,12 @@ pub fn job_from_row(row: job::Model) -> Result<Job, Error> {
             .thumbnails_json
             .as_deref()
             .map(|s| from_json(s, "thumbnails"))
+            .transpose()?
+            .unwrap_or_default(),
+        storyboards: row
+            .storyboards_json
+            .as_deref()
+            .map(|s| from_json(s, "storyboards"))
             .transpose()?
             .unwrap_or_default(),
         attempts: row.attempts as u32,

@@ -138,6 +138,7 @@ fn wire_size(job: &job::ActiveModel, event: &job_event::ActiveModel) -> usize {
         + optional(&job.source_json)
         + optional(&job.error_json)
         + optional(&job.thumbnails_json)
+        + optional(&job.storyboards_json)
         + optional(&job.idempotency_key)
         + text(&event.payload_json)
 }
@@ -157,6 +158,7 @@ fn job_row(new_job: &Job) -> Result<job::ActiveModel, Error> {
         error_json: Set(cols.error_json),
         billing_json: Set(cols.billing_json),
         thumbnails_json: Set(cols.thumbnails_json),
+        storyboards_json: Set(cols.storyboards_json),
         attempts: Set(new_job.attempts as i32),
         idempotency_key: Set(new_job.idempotency_key.clone()),
         last_sequence: Set(1),

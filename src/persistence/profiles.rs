@@ -3,7 +3,9 @@
 use super::WriteGate;
 use super::entities::profile;
 use crate::domain::company::CompanyId;
-use crate::domain::profile::{AudioSettings, Container, Profile, ProfileId, VideoSettings};
+use crate::domain::profile::{
+    AudioSettings, Container, Profile, ProfileId, StreamingSettings, VideoSettings,
+};
 use crate::error::Error;
 use async_trait::async_trait;
 use chrono::Utc;
@@ -49,6 +51,10 @@ struct Settings {
     video: Option<VideoSettings>,
     audio: Option<AudioSettings>,
     restrict_bitrate: bool,
+    #[serde(default)]
+    allow_upscale: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    streaming: Option<StreamingSettings>,
 }
 
 fn settings_json(p: &Profile) -> Result<String, Error> {
@@ -57,6 +63,8 @@ fn settings_json(p: &Profile) -> Result<String, Error> {
         video: p.video.clone(),
         audio: p.audio.clone(),
         restrict_bitrate: p.restrict_bitrate,
+        allow_upscale: p.allow_upscale,
+        streaming: p.streaming.clone(),
     })
     .map_err(|e| Error::internal(format!("encoding profile: {e}")))
 }
@@ -72,6 +80,8 @@ fn from_row(row: profile::Model) -> Result<Profile, Error> {
         video: s.video,
         audio: s.audio,
         restrict_bitrate: s.restrict_bitrate,
+        allow_upscale: s.allow_upscale,
+        streaming: s.streaming,
         elastic_transcoder_id: None,
     })
 }

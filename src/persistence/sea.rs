@@ -115,6 +115,10 @@ async fn update_with_event(
             job::Column::ThumbnailsJson,
             Expr::value(cols.thumbnails_json),
         )
+        .col_expr(
+            job::Column::StoryboardsJson,
+            Expr::value(cols.storyboards_json),
+        )
         .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(job::Column::StartedAt, Expr::value(current.started_at))
         .col_expr(job::Column::FinishedAt, Expr::value(current.finished_at));

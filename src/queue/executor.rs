@@ -6,13 +6,15 @@ use crate::domain::{
     Billing, EventKind, Job, JobState, MediaInfo, OutputState, Phase, ProgressTick,
 };
 use crate::error::{Error, ErrorCode};
-use crate::media::plan::plan_renditions;
+use crate::media::plan::{JobPlan, plan_outputs};
 use crate::media::runner::{ProgressSample, RunLimits};
 use crate::media::thumbnail::{self, ThumbnailPlan};
-use crate::media::{exiftool, pipeline, probe, runner};
+use crate::media::{exiftool, pipeline, runner};
 use crate::notify;
 use crate::storage::{Transfer, WorkDir, destination, origin};
-use std::path::{Path, PathBuf};
+use super::progress;
+use super::written::{self, WrittenOutput, probe_blocking};
+use std::path::Path;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -85,6 +87,7 @@ async fn finish(
             thumb.state = OutputState::Failed;
         }
     }
+    super::storyboards::fail_unfinished(job);
     // Only a succeeded job is billed, by what was written; a re-run starts unbilled.
     job.billing = (state == JobState::Succeeded)
         .then(|| Billing::for_outputs(&job.outputs, &lease.deps.settings.billing.tariff()));
@@ -175,7 +178,7 @@ async fn run_phases(
     let outputs_dir = work.path().join("outputs");
     std::fs::create_dir_all(&outputs_dir)
         .map_err(|e| Error::internal(format!("creating the work dir: {e}")))?;
-    let renditions = plan_renditions(
+    let plan = plan_outputs(
         &job.order.outputs,
         &info,
         &outputs_dir,
@@ -183,21 +186,24 @@ async fn run_phases(
     )?;
     // Planned before transcoding, so a source without video fails before the work.
     let thumbnails = thumbnail::plan_thumbnails(&job.order.thumbnails, &info, &outputs_dir)?;
+    let storyboards = super::storyboards::plan(job, &info, &outputs_dir)?;
     for output in &mut job.outputs {
         output.state = OutputState::Running;
     }
-    transcode(lease, job, &source, &renditions, &info, cancel).await?;
-    let mut results = Vec::new();
-    for rendition in &renditions {
-        results.push(probe_blocking(&rendition.path, settings.limits.probe_timeout_seconds).await?);
-    }
-    describe_for_postback(job, &renditions).await?;
+    transcode(lease, job, &source, &plan, &info, cancel).await?;
+    let filenames: Vec<String> = job.order.outputs.iter().map(|o| o.filename.clone()).collect();
+    let results =
+        written::collect(&plan, &filenames, settings.limits.probe_timeout_seconds).await?;
+    describe_for_postback(job, &results).await?;
     let timeout = Duration::from_secs(settings.limits.probe_timeout_seconds);
     extract_thumbnails(job, &source, &thumbnails, timeout, cancel).await?;
+    let per_tile = Duration::from_secs(settings.limits.stall_timeout_seconds);
+    super::storyboards::extract(job, &source, &storyboards, per_tile, cancel).await?;
 
     enter_phase(lease, job, Phase::Uploading).await?;
-    deliver_outputs(lease, job, &renditions, results).await?;
+    deliver_outputs(lease, job, results).await?;
     deliver_thumbnails(lease, job, &thumbnails).await?;
+    super::storyboards::deliver(lease, job, &storyboards).await?;
     if !job.order.notifications.is_empty() {
         enter_phase(lease, job, Phase::Notifying).await?;
     }
@@ -235,6 +241,7 @@ where
                     fps: 0.0,
                     speed: 0.0,
                     eta_seconds: 0.0,
+                    outputs: Vec::new(),
                 };
                 lease.record(job, EventKind::Progress(tick), false).await?;
             }
@@ -250,12 +257,12 @@ async fn transcode(
     lease: &Lease<'_>,
     job: &mut Job,
     source: &Path,
-    renditions: &[crate::media::plan::Rendition],
+    plan: &JobPlan,
     info: &MediaInfo,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
     let limits = &lease.deps.settings.limits;
-    let built = pipeline::build(source, renditions)?;
+    let built = pipeline::build(source, &plan.renditions)?;
     let duration = Duration::from_secs_f64(info.duration_seconds.max(0.0));
     let run_limits = RunLimits {
         progress_interval: Duration::from_millis(limits.progress_interval_ms),
@@ -266,15 +273,22 @@ async fn transcode(
     let run = runner::run(built, run_limits, cancel.clone(), move |sample| {
         let _ = samples_tx.send(Some(sample));
     });
+    let owners: Vec<usize> = plan.renditions.iter().map(|r| r.output).collect();
+    let labels: Vec<String> = job.order.outputs.iter().map(|o| o.label.clone()).collect();
     let report = async {
         while samples.changed().await.is_ok() {
-            let Some(sample) = *samples.borrow_and_update() else {
+            let Some(sample) = samples.borrow_and_update().clone() else {
                 continue;
             };
-            let tick = progress_tick(sample, duration);
+            let tick = progress::transcoding_tick(&sample, &owners, &labels, duration);
             // Ticks only move forward; a tick that adds nothing is not worth an event.
             if tick.percent >= job.progress_percent + 0.5 {
                 job.progress_percent = tick.percent;
+                for (output, label) in job.outputs.iter_mut().zip(&labels) {
+                    if let Some(own) = tick.outputs.iter().find(|o| o.label == *label) {
+                        output.percent = own.percent;
+                    }
+                }
                 lease.record(job, EventKind::Progress(tick), false).await?;
             }
         }
@@ -285,62 +299,56 @@ async fn transcode(
     reported
 }
 
-/// Turns a pipeline sample into a job progress tick for the transcoding phase.
-fn progress_tick(sample: ProgressSample, duration: Duration) -> ProgressTick {
-    let elapsed = sample.elapsed.as_secs_f64().max(1e-3);
-    let done = sample.position.as_secs_f64();
-    let total = duration.as_secs_f64();
-    let fraction = if total > 0.0 { done / total } else { 0.0 };
-    let speed = done / elapsed;
-    ProgressTick {
-        phase: Phase::Transcoding,
-        percent: Phase::Transcoding.overall_percent(fraction),
-        output_label: String::new(),
-        fps: sample.units as f64 / elapsed,
-        speed,
-        eta_seconds: if speed > 0.0 {
-            ((total - done) / speed).max(0.0)
-        } else {
-            0.0
-        },
-    }
-}
-
-/// Every output goes to every destination; an output is finished once all have it.
+/// Every output goes to every destination (a ladder's whole tree); an output is finished
+/// once all have it.
 async fn deliver_outputs(
     lease: &Lease<'_>,
     job: &mut Job,
-    renditions: &[crate::media::plan::Rendition],
-    results: Vec<MediaInfo>,
+    results: Vec<WrittenOutput>,
 ) -> Result<(), Error> {
     let destinations = job.order.destinations.clone();
-    let steps = (renditions.len() * destinations.len()).max(1) as f64;
+    let files: usize = results.iter().map(|w| w.files.len()).sum();
+    let steps = (files * destinations.len()).max(1) as f64;
     let mut step = 0.0;
-    for (i, (rendition, media)) in renditions.iter().zip(results).enumerate() {
-        let filename = job.order.outputs[i].filename.clone();
+    for written in results {
+        let label = job.outputs[written.index].label.clone();
         let mut urls = Vec::new();
-        for dest in &destinations {
-            let span = (step / steps, (step + 1.0) / steps);
-            let storage = &lease.deps.storage;
-            let path = &rendition.path;
-            let filename = &filename;
-            let url = tracked(
-                lease,
-                job,
-                Phase::Uploading,
-                &rendition.label,
-                span,
-                |transfer| async move {
-                    destination::deliver(storage, path, filename, dest, &transfer).await
-                },
-            )
-            .await?;
-            urls.push(url);
-            step += 1.0;
+        let mut renditions = written.renditions;
+        for rendition in &mut renditions {
+            rendition.0.urls.clear();
         }
-        let output = &mut job.outputs[i];
+        for dest in &destinations {
+            for (path, key) in &written.files {
+                let span = (step / steps, (step + 1.0) / steps);
+                let storage = &lease.deps.storage;
+                let url = tracked(
+                    lease,
+                    job,
+                    Phase::Uploading,
+                    &label,
+                    span,
+                    |transfer| async move {
+                        destination::deliver(storage, path, key, dest, &transfer).await
+                    },
+                )
+                .await?;
+                if *key == written.main_key {
+                    urls.push(url.clone());
+                }
+                for (rendition, playlist_key) in &mut renditions {
+                    if playlist_key == key {
+                        rendition.urls.push(url.clone());
+                    }
+                }
+                step += 1.0;
+            }
+        }
+        let output = &mut job.outputs[written.index];
         output.urls = urls;
-        output.media = Some(media);
+        output.media = Some(written.media);
+        output.encoded = Some(written.encoded);
+        output.renditions = renditions.into_iter().map(|(r, _)| r).collect();
+        output.percent = 100.0;
         output.state = OutputState::Succeeded;
         let finished = output.clone();
         lease
@@ -364,7 +372,10 @@ async fn extract_thumbnails(
     for (result, plan) in job.thumbnails.iter_mut().zip(plans) {
         result.state = OutputState::Running;
         tokio::select! {
-            done = thumbnail::extract(source.to_owned(), plan.clone(), timeout) => done?,
+            done = thumbnail::extract(source.to_owned(), plan.clone(), timeout) => {
+                let frame = done?;
+                (result.time_seconds, result.past_end) = (frame.time_seconds, frame.past_end);
+            }
             _ = cancel.cancelled() => return Err(stopped()),
         }
         (result.width, result.height) = (plan.width, plan.height);
@@ -413,25 +424,17 @@ async fn deliver_thumbnails(
 /// When the order asks for a postback, reads each written file's metadata with exiftool
 /// (the postback's `meta`) before it is uploaded. A missing exiftool fails the job with
 /// MISSING_PLUGIN: the client asked for metadata the server cannot give.
-async fn describe_for_postback(
-    job: &mut Job,
-    renditions: &[crate::media::plan::Rendition],
-) -> Result<(), Error> {
+async fn describe_for_postback(job: &mut Job, results: &[WrittenOutput]) -> Result<(), Error> {
     if !job.order.notifications.iter().any(|n| n.is_postback()) {
         return Ok(());
     }
-    for (output, rendition) in job.outputs.iter_mut().zip(renditions) {
-        output.file_metadata = exiftool::read_metadata(&rendition.path).await?;
+    for written in results {
+        // A ladder is described by its master playlist's top rung's first file.
+        if let Some((path, _)) = written.files.first() {
+            job.outputs[written.index].file_metadata = exiftool::read_metadata(path).await?;
+        }
     }
     Ok(())
-}
-
-async fn probe_blocking(path: &Path, timeout_secs: u64) -> Result<MediaInfo, Error> {
-    let path: PathBuf = path.to_owned();
-    tokio::task::spawn_blocking(move || probe::probe_file(&path, timeout_secs))
-        .await
-        .map_err(|e| Error::internal(format!("probe task: {e}")))?
-        .map_err(Error::from)
 }
 
 fn check_limits(info: &MediaInfo, limits: &crate::config::Limits) -> Result<(), Error> {

@@ -3,6 +3,9 @@
 
 mod executor;
 mod lease;
+mod progress;
+mod storyboards;
+mod written;
 
 use crate::config::Settings;
 use crate::events::EventHub;

@@ -25,13 +25,27 @@ pub fn object_key(prefix: &str, filename: &str) -> String {
 }
 
 pub fn content_type(filename: &str) -> String {
+    // Streaming files first: mime_guess reads ".ts" as TypeScript.
+    let extension = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let streaming = match extension.as_deref() {
+        Some("ts") => Some("video/mp2t"),
+        Some("m4s") => Some("video/iso.segment"),
+        Some("m3u8") => Some("application/vnd.apple.mpegurl"),
+        Some("mpd") => Some("application/dash+xml"),
+        Some("vtt") => Some("text/vtt"),
+        _ => None,
+    };
+    if let Some(mime) = streaming {
+        return mime.to_owned();
+    }
     mime_guess::from_path(filename)
         .first_or_octet_stream()
         .essence_str()
         .to_owned()
 }
 
-/// Copies `file` into the destination as `filename` and returns its URL.
+/// Copies `file` into the destination as `filename` and returns its URL. `filename` may
+/// be a relative path ("video/720p/index.m3u8") for the files of a ladder's tree.
 #[tracing::instrument(skip_all, fields(destination = %dest.uri, filename))]
 pub async fn deliver(
     storage: &Storage,
@@ -86,6 +100,17 @@ async fn deliver_local(
     if !roots.contains_resolved(&dir) {
         return Err("resolves outside the allowed directories".into());
     }
+    // A tree's files keep their relative place; the names are the planner's own.
+    let (dir, filename) = match filename.rsplit_once('/') {
+        Some((sub, name)) => {
+            let sub_dir = dir.join(sub);
+            tokio::fs::create_dir_all(&sub_dir)
+                .await
+                .map_err(|e| format!("creating {}: {e}", sub_dir.display()))?;
+            (sub_dir, name)
+        }
+        None => (dir, filename),
+    };
     let final_path = dir.join(filename);
     let temp_path = dir.join(format!(".{filename}.partial-{}", uuid::Uuid::now_v7()));
     let copy = async {
@@ -115,5 +140,9 @@ mod tests {
     fn content_types_follow_the_extension() {
         assert_eq!(content_type("a.mp4"), "video/mp4");
         assert_eq!(content_type("a.jpg"), "image/jpeg");
+        assert_eq!(content_type("v/720p/segment_00001.ts"), "video/mp2t");
+        assert_eq!(content_type("v/master.m3u8"), "application/vnd.apple.mpegurl");
+        assert_eq!(content_type("v/720p/segment_1.m4s"), "video/iso.segment");
+        assert_eq!(content_type("a.webm"), "video/webm");
     }
 }

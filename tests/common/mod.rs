@@ -459,7 +459,7 @@ pub fn h264_profile(description: &str, width: u32, height: u32) -> pb::Profile {
             bitrate_kbps: 500,
             codec_profile: "high".into(),
             keyframe_interval_seconds: 1.0,
-            frame_rate: 0.0,
+            ..Default::default()
         }),
         audio: Some(pb::AudioSettings {
             codec: "aac".into(),

@@ -1,16 +1,16 @@
 //! proto <-> domain conversions.
 
-use crate::domain::ProfileId;
-use crate::domain::job::{OutputResult, ThumbnailResult};
+use crate::domain::job::ThumbnailResult;
 use crate::domain::notification::Notification as Delivery;
 use crate::domain::order::{
     DestinationRequest, Notification, NotificationRequest, OutputRequest, ProfileRef,
     ThumbnailRequest,
 };
-use crate::domain::profile::{AudioSettings, VideoSettings};
-use crate::domain::profile_draft::{AudioDraft, ProfileDraft, VideoDraft};
 use crate::domain::{Billing, Usage};
-use crate::domain::{EventKind, Job, JobEvent, JobState, MediaInfo, OrderRequest, Phase, Profile};
+use crate::domain::{EventKind, Job, JobEvent, JobState, OrderRequest, Phase};
+use super::convert_media::{media, output};
+use super::convert_storyboard::{storyboard, storyboard_requests, storyboard_spec};
+pub use super::convert_profile::{profile, profile_draft};
 use crate::error::Error;
 use crate::proto as pb;
 use chrono::{DateTime, Utc};
@@ -66,8 +66,11 @@ pub fn order_request(order: Option<pb::Order>) -> OrderRequest {
                 width: t.width,
                 height: t.height,
                 time_seconds: t.time_seconds,
+                time_percent: t.time_percent,
+                allow_upscale: t.allow_upscale,
             })
             .collect(),
+        storyboards: storyboard_requests(order.storyboards),
     }
 }
 
@@ -114,25 +117,6 @@ fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
-fn media(m: &MediaInfo) -> pb::MediaInfo {
-    let v = m.video.clone().unwrap_or_default();
-    let a = m.audio.clone().unwrap_or_default();
-    pb::MediaInfo {
-        duration_seconds: m.duration_seconds,
-        size_bytes: m.size_bytes,
-        bitrate_bps: m.bitrate_bps,
-        container: m.container.clone(),
-        video_codec: v.codec,
-        width: v.width,
-        height: v.height,
-        frame_rate: v.frame_rate,
-        audio_codec: a.codec,
-        audio_channels: a.channels,
-        audio_sample_rate: a.sample_rate,
-        mime_type: m.mime_type.clone(),
-    }
-}
-
 fn error(e: &Error) -> pb::JobError {
     pb::JobError {
         code: e.code.as_str().to_owned(),
@@ -149,7 +133,7 @@ fn error(e: &Error) -> pb::JobError {
     }
 }
 
-fn output_state(s: crate::domain::OutputState) -> i32 {
+pub(super) fn output_state(s: crate::domain::OutputState) -> i32 {
     use crate::domain::OutputState as S;
     (match s {
         S::Pending => pb::OutputState::Pending,
@@ -167,24 +151,9 @@ fn thumbnail(t: &ThumbnailResult) -> pb::ThumbnailResult {
         urls: t.urls.clone(),
         width: t.width,
         height: t.height,
-    }
-}
-
-fn output(o: &OutputResult, profile_description: &str) -> pb::OutputResult {
-    pb::OutputResult {
-        label: o.label.clone(),
-        filename: o.filename.clone(),
-        state: output_state(o.state),
-        profile_id: o.profile_id.0,
-        urls: o.urls.clone(),
-        media: o.media.as_ref().map(media),
-        profile_description: profile_description.to_owned(),
-        file_metadata_json: if o.file_metadata.is_empty() {
-            String::new()
-        } else {
-            serde_json::to_string(&o.file_metadata).unwrap_or_default()
-        },
-        reference: o.reference.clone(),
+        time_seconds: t.time_seconds,
+        past_end: t.past_end,
+        format: t.format().map_or("", |f| f.as_str()).to_owned(),
     }
 }
 
@@ -235,8 +204,11 @@ fn order(job: &Job) -> pb::Order {
                 width: t.width,
                 height: t.height,
                 time_seconds: t.time_seconds,
+                time_percent: t.time_percent,
+                allow_upscale: t.allow_upscale,
             })
             .collect(),
+        storyboards: o.storyboards.iter().map(storyboard_spec).collect(),
     }
 }
 
@@ -261,6 +233,7 @@ pub fn job(j: &Job) -> pb::Job {
             })
             .collect(),
         thumbnails: j.thumbnails.iter().map(thumbnail).collect(),
+        storyboards: j.storyboards.iter().map(storyboard).collect(),
         error: j.error.as_ref().map(error),
         billing: j.billing.as_ref().map(billing),
         attempts: j.attempts,
@@ -372,12 +345,24 @@ pub fn event(e: &JobEvent) -> pb::JobEvent {
             fps: t.fps,
             speed: t.speed,
             eta_seconds: t.eta_seconds,
+            outputs: t
+                .outputs
+                .iter()
+                .map(|o| pb::OutputProgress {
+                    label: o.label.clone(),
+                    percent: o.percent,
+                    fps: o.fps,
+                })
+                .collect(),
         }),
         EventKind::OutputFinished(o) => Kind::OutputFinished(pb::OutputFinished {
             output: Some(output(o, "")),
         }),
         EventKind::ThumbnailFinished(t) => Kind::ThumbnailFinished(pb::ThumbnailFinished {
             thumbnail: Some(thumbnail(t)),
+        }),
+        EventKind::StoryboardFinished(s) => Kind::StoryboardFinished(pb::StoryboardFinished {
+            storyboard: Some(storyboard(s)),
         }),
         EventKind::JobFinished {
             state: s,
@@ -393,69 +378,4 @@ pub fn event(e: &JobEvent) -> pb::JobEvent {
         time: Some(timestamp(e.time)),
         kind: Some(kind),
     }
-}
-
-fn video_settings(v: &VideoSettings) -> pb::VideoSettings {
-    pb::VideoSettings {
-        codec: "h264".into(),
-        width: v.width,
-        height: v.height,
-        bitrate_kbps: v.bitrate_kbps,
-        codec_profile: v.codec_profile.as_str().into(),
-        keyframe_interval_seconds: v.keyframe_interval_seconds,
-        frame_rate: 0.0,
-    }
-}
-
-fn audio_settings(a: &AudioSettings) -> pb::AudioSettings {
-    pb::AudioSettings {
-        codec: "aac".into(),
-        bitrate_kbps: a.bitrate_kbps,
-        channels: a.channels,
-        sample_rate: a.sample_rate,
-    }
-}
-
-pub fn profile(p: &Profile) -> pb::Profile {
-    pb::Profile {
-        id: p.id.0,
-        company_id: p
-            .company_id
-            .as_ref()
-            .map(|c| c.as_str().to_owned())
-            .unwrap_or_default(),
-        description: p.description.clone(),
-        system: p.is_system(),
-        container: p.container.as_str().into(),
-        video: p.video.as_ref().map(video_settings),
-        audio: p.audio.as_ref().map(audio_settings),
-        restrict_bitrate: p.restrict_bitrate,
-        elastic_transcoder_id: p.elastic_transcoder_id.clone().unwrap_or_default(),
-    }
-}
-
-/// A profile to save, and the id it names (used by UpdateProfile).
-pub fn profile_draft(p: Option<pb::Profile>) -> Result<(ProfileId, ProfileDraft), Error> {
-    let p = p.ok_or_else(|| Error::invalid_argument("profile", "is required"))?;
-    let draft = ProfileDraft {
-        description: p.description,
-        container: p.container,
-        video: p.video.map(|v| VideoDraft {
-            codec: v.codec,
-            width: v.width,
-            height: v.height,
-            bitrate_kbps: v.bitrate_kbps,
-            codec_profile: v.codec_profile,
-            keyframe_interval_seconds: v.keyframe_interval_seconds,
-            frame_rate: v.frame_rate,
-        }),
-        audio: p.audio.map(|a| AudioDraft {
-            codec: a.codec,
-            bitrate_kbps: a.bitrate_kbps,
-            channels: a.channels,
-            sample_rate: a.sample_rate,
-        }),
-        restrict_bitrate: p.restrict_bitrate,
-    };
-    Ok((ProfileId(p.id), draft))
 }

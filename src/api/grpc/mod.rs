@@ -2,6 +2,9 @@
 
 mod coalesce;
 mod convert;
+mod convert_media;
+mod convert_profile;
+mod convert_storyboard;
 pub mod status;
 
 pub use coalesce::CoalescedWrites;

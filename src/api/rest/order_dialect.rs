@@ -81,6 +81,7 @@ fn translate(body: OrderBody) -> Translated {
             width: t.width.unwrap_or_default(),
             height: t.height.unwrap_or_default(),
             time_seconds: t.time.unwrap_or_default(),
+            ..ThumbnailRequest::default()
         })
         .collect();
     Translated {
@@ -91,6 +92,7 @@ fn translate(body: OrderBody) -> Translated {
             destinations,
             outputs,
             thumbnails,
+            storyboards: Vec::new(),
         },
         notification_index,
         destination_index,
@@ -313,7 +315,13 @@ fn media_body(m: &MediaInfo) -> MediaBody {
         duration_seconds: m.duration_seconds,
         size_bytes: m.size_bytes,
         bitrate_bps: m.bitrate_bps,
-        container: m.container.clone(),
+        // This dialect has always reported GStreamer's caps name ("video/quicktime");
+        // jobs stored before `container_caps` existed hold it in `container`.
+        container: if m.container_caps.is_empty() {
+            m.container.clone()
+        } else {
+            m.container_caps.clone()
+        },
         mime_type: m.mime_type.clone(),
         video_codec: m.video.as_ref().map(|v| v.codec.clone()),
         width: m.video.as_ref().map(|v| v.width),
@@ -418,21 +426,18 @@ fn profile_body(p: &Profile) -> ProfileBody {
         system: p.is_system(),
         container: p.container.as_str().to_owned(),
         video: p.video.as_ref().map(|v| VideoBody {
-            codec: serde_json::to_value(v.codec)
-                .ok()
-                .and_then(|c| c.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            codec: v.codec.as_str().to_owned(),
             width: v.width,
             height: v.height,
             bitrate_kbps: v.bitrate_kbps,
-            codec_profile: v.codec_profile.as_str().to_owned(),
+            codec_profile: v
+                .codec_profile
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
             keyframe_interval_seconds: v.keyframe_interval_seconds,
         }),
         audio: p.audio.as_ref().map(|a| AudioBody {
-            codec: serde_json::to_value(a.codec)
-                .ok()
-                .and_then(|c| c.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            codec: a.codec.as_str().to_owned(),
             bitrate_kbps: a.bitrate_kbps,
             channels: a.channels,
             sample_rate: a.sample_rate,
@@ -489,6 +494,17 @@ mod tests {
         );
         assert_eq!(dialect_field("order.origin", &t), "origin");
         assert_eq!(dialect_field("order.outputs", &t), "jobs");
+    }
+
+    #[test]
+    fn a_thumbnail_time_is_seconds_whether_number_or_text() {
+        for time in ["0.3", "\"0.3\""] {
+            let t = translated(&format!(
+                r#"{{"thumbnails": [{{"filename": "t.jpg", "time": {time}}}]}}"#
+            ));
+            let thumb = &t.order.thumbnails[0];
+            assert_eq!((thumb.time_seconds, thumb.time_percent), (0.3, None), "{time}");
+        }
     }
 
     #[test]

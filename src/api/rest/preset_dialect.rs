@@ -186,6 +186,7 @@ fn translate(body: PresetJobBody) -> Result<OrderRequest, Error> {
         destinations,
         outputs,
         thumbnails: Vec::new(),
+        storyboards: Vec::new(),
     })
 }
 

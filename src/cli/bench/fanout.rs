@@ -217,6 +217,7 @@ async fn fan_out(
             fps: 30.0,
             speed: 1.0,
             eta_seconds: (events - i) as f64 * interval.as_secs_f64(),
+            outputs: Vec::new(),
         };
         record(&app, &mut job, owner, EventKind::Progress(tick)).await?;
     }

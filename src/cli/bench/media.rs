@@ -13,7 +13,7 @@ use std::time::Instant;
 use transcoder::config::Settings;
 use transcoder::domain::order::OutputSpec;
 use transcoder::domain::profile;
-use transcoder::media::plan::{Rendition, plan_renditions};
+use transcoder::media::plan::{Rendition, plan_outputs};
 use transcoder::media::testclip::ClipSpec;
 
 struct Case {
@@ -112,12 +112,7 @@ fn plan(presets: &[&str], info: &transcoder::domain::MediaInfo) -> anyhow::Resul
         .collect();
     let mut settings = Settings::default();
     settings.workers.concurrency = 1;
-    Ok(plan_renditions(
-        &outputs,
-        info,
-        Path::new("."),
-        settings.encoder_threads(),
-    )?)
+    Ok(plan_outputs(&outputs, info, Path::new("."), settings.encoder_threads())?.renditions)
 }
 
 async fn run_case(
@@ -199,7 +194,7 @@ async fn run_case(
          Each variant's median of {} interleaved rounds, by wall time.",
         info.video.as_ref().map_or(0, |s| s.width),
         info.video.as_ref().map_or(0, |s| s.height),
-        v.speed_preset,
+        v.encoder.x264_preset().unwrap_or("-"),
         v.keyframe_interval_frames,
         v.threads,
         renditions[0].audio.as_ref().map_or(0, |a| a.bitrate_bps),
@@ -235,7 +230,12 @@ async fn service_run(
     let service = ServiceChild::start(dir, 1).await?;
     let mut order = inproc::order(&placed, case.presets);
     for (spec, r) in order.outputs.iter_mut().zip(renditions) {
-        spec.filename = r.path.file_name().unwrap().to_string_lossy().into_owned();
+        spec.filename = r
+            .path()
+            .and_then(Path::file_name)
+            .expect("file outputs")
+            .to_string_lossy()
+            .into_owned();
     }
     let delivered = dir.join("delivered");
     std::fs::create_dir_all(&delivered)?;

@@ -15,13 +15,18 @@ const X264ENC_VBV_MILLIS: u32 = 600;
 
 /// Where a rendition's output goes for one variant.
 pub fn output_in(dir: &Path, rendition: &Rendition) -> PathBuf {
-    dir.join(rendition.path.file_name().expect("output has a file name"))
+    dir.join(
+        rendition
+            .path()
+            .and_then(Path::file_name)
+            .expect("output has a file name"),
+    )
 }
 
 fn ffmpeg_output_args(rendition: &Rendition, out: &Path) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
     if let Some(v) = &rendition.video {
-        let k = v.bitrate_kbps;
+        let k = v.rate.kbps();
         args.extend(
             [
                 "-map",
@@ -33,9 +38,9 @@ fn ffmpeg_output_args(rendition: &Rendition, out: &Path) -> Vec<String> {
                 "-c:v",
                 "libx264",
                 "-preset",
-                v.speed_preset,
+                v.encoder.x264_preset().unwrap_or("medium"),
                 "-profile:v",
-                v.codec_profile,
+                v.encoder.h264_profile().unwrap_or("high"),
                 "-b:v",
                 &format!("{k}k"),
                 "-maxrate",
@@ -127,11 +132,11 @@ pub fn gst_description(source: &Path, renditions: &[Rendition], dir: &Path) -> S
                  ! video/x-h264,profile={} ! h264parse ! {mux}.",
                 v.width,
                 v.height,
-                v.bitrate_kbps,
+                v.rate.kbps(),
                 v.threads,
                 v.keyframe_interval_frames,
-                v.speed_preset,
-                v.codec_profile
+                v.encoder.x264_preset().unwrap_or("medium"),
+                v.encoder.h264_profile().unwrap_or("high")
             );
         }
         if let Some(a) = &r.audio {

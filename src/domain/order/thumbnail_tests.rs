@@ -21,6 +21,7 @@ fn thumb(filename: &str, width: u32, height: u32, time_seconds: f64) -> Thumbnai
         width,
         height,
         time_seconds,
+        ..Default::default()
     }
 }
 
@@ -165,6 +166,70 @@ fn image_format_follows_the_extension() {
         Some(ImageFormat::Jpeg)
     );
     assert_eq!(ImageFormat::from_filename("a.png"), Some(ImageFormat::Png));
-    assert_eq!(ImageFormat::from_filename("a.webp"), None);
+    assert_eq!(ImageFormat::from_filename("a.webp"), Some(ImageFormat::Webp));
+    assert_eq!(ImageFormat::from_filename("a.gif"), None);
     assert_eq!(ImageFormat::from_filename("png"), None);
+}
+
+fn at_percent(filename: &str, percent: f64) -> ThumbnailRequest {
+    ThumbnailRequest {
+        time_percent: Some(percent),
+        ..thumb(filename, 0, 0, 0.0)
+    }
+}
+
+#[test]
+fn percent_times_and_upscaling_are_kept() {
+    let valid = validate(vec![
+        at_percent("mid.webp", 50.0),
+        at_percent("start.jpg", 0.0),
+        ThumbnailRequest {
+            allow_upscale: true,
+            ..at_percent("end.png", 100.0)
+        },
+    ])
+    .unwrap();
+    let got: Vec<_> = valid
+        .thumbnails
+        .iter()
+        .map(|t| (t.format(), t.time_percent, t.allow_upscale))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (ImageFormat::Webp, Some(50.0), false),
+            (ImageFormat::Jpeg, Some(0.0), false),
+            (ImageFormat::Png, Some(100.0), true),
+        ]
+    );
+}
+
+#[test]
+fn bad_percents_are_named() {
+    let fields = bad_fields(vec![
+        at_percent("a.jpg", -0.5),
+        at_percent("b.jpg", 100.5),
+        at_percent("c.jpg", f64::NAN),
+        ThumbnailRequest {
+            time_seconds: 3.0,
+            ..at_percent("d.jpg", 10.0)
+        },
+    ]);
+    assert_eq!(
+        fields,
+        [
+            "order.thumbnails[0].time_percent",
+            "order.thumbnails[1].time_percent",
+            "order.thumbnails[2].time_percent",
+            "order.thumbnails[3].time_percent",
+        ]
+    );
+}
+
+#[test]
+fn a_stored_thumbnail_without_the_new_fields_still_decodes() {
+    let old = r#"{"filename":"a.jpg","label":"a","width":0,"height":0,"time_seconds":1.5}"#;
+    let spec: ThumbnailSpec = serde_json::from_str(old).unwrap();
+    assert_eq!((spec.time_percent, spec.allow_upscale), (None, false));
+    assert_eq!(spec.time_seconds, 1.5);
 }

@@ -25,6 +25,9 @@ pub struct Model {
     /// thumbnails existed.
     #[sea_orm(column_type = "Text", nullable)]
     pub thumbnails_json: Option<String>,
+    /// The job's storyboard results (`Vec<domain::StoryboardResult>`); null without any.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub storyboards_json: Option<String>,
     pub attempts: i32,
     pub idempotency_key: Option<String>,
     /// Highest event sequence written so far.

@@ -9,6 +9,7 @@ mod m20261123_000004_create_company_secrets;
 mod m20261128_000005_create_companies_tokens_profiles;
 mod m20261128_000006_billing;
 mod m20261128_000007_thumbnails;
+mod m20261129_000008_storyboards;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_create_companies_tokens_profiles::Migration),
             Box::new(m20261128_000006_billing::Migration),
             Box::new(m20261128_000007_thumbnails::Migration),
+            Box::new(m20261129_000008_storyboards::Migration),
         ]
     }
 }
