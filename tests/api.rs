@@ -405,10 +405,25 @@ async fn profiles_list_fetch_and_name_presets(backend: Backend) {
     assert_eq!(web.description, "System preset: Web");
     assert!(web.id < 100 && web.system);
     assert!(
-        profiles.iter().all(|p| !p.description.contains("Webm")),
-        "presets the engine cannot write are not offered"
+        profiles
+            .iter()
+            .all(|p| !p.description.contains("Webm 720p")),
+        "presets the engine cannot write (ET's VP8 WebM) are not offered"
     );
-    assert_eq!(profiles.len(), 6 + 17);
+    let vp9 = profiles
+        .iter()
+        .find(|p| p.elastic_transcoder_id == "1351620000001-100250")
+        .expect("ET's WebM VP9 720p is producible now");
+    assert_eq!(
+        (
+            vp9.container.as_str(),
+            vp9.video.as_ref().unwrap().codec.as_str()
+        ),
+        ("webm", "vp9")
+    );
+    let av1 = profiles.iter().find(|p| p.id == 82).unwrap();
+    assert!(av1.slow && !vp9.slow);
+    assert_eq!(profiles.len(), 6 + 23 + 6);
 
     // An output may name a preset by its ET id (the app is paused: the job only queues).
     let job = app

@@ -101,16 +101,22 @@ async fn two_outputs_succeed(backend: Backend) {
         let info = probe_file(&local_path(&result.urls[0]), 30).unwrap();
         let video = info.video.expect("output has video");
         let audio = info.audio.expect("output has audio");
-        assert_eq!((info.container.as_str(), info.mime_type.as_str()), ("mp4", "video/mp4"));
-        assert_eq!((video.codec.as_str(), audio.codec.as_str()), ("h264", "aac"));
+        assert_eq!(
+            (info.container.as_str(), info.mime_type.as_str()),
+            ("mp4", "video/mp4")
+        );
+        assert_eq!(
+            (video.codec.as_str(), audio.codec.as_str()),
+            ("h264", "aac")
+        );
         let reported = result.media.as_ref().unwrap();
         assert_eq!(
             (reported.video_codec.as_str(), reported.audio_codec.as_str()),
             ("h264", "aac")
         );
         assert!(reported.video_codec_description.starts_with("H.264"));
-        assert_eq!(reported.display_aspect_ratio, aspect);
         assert_eq!((video.width, video.height), (w, h));
+        assert_eq!(reported.display_aspect_ratio, aspect);
         assert!(
             (info.duration_seconds - source_info.duration_seconds).abs() <= 0.2,
             "output lasts {} s, source {} s",

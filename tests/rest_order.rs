@@ -247,13 +247,14 @@ async fn a_rest_order_runs_to_the_end(backend: Backend) {
         assert!((seconds - 5.0).abs() < 0.2, "{seconds}");
         assert!(output["metadata"]["size_bytes"].as_u64().unwrap() > 0);
     }
-    // The thumbnail: 720x480 asked, the source's shape kept by the shared fit rule.
+    // The thumbnail: 720x480 asked, the source's shape kept by the shared fit rule, never
+    // larger than the source.
     let source = transcoder::media::probe::probe_file(&clip_5s(), 30)
         .unwrap()
         .video
         .unwrap();
     let (width, height) =
-        transcoder::media::plan::fit_dimensions(source.width, source.height, 720, 480);
+        transcoder::media::sizing::fit_dimensions(source.width, source.height, 720, 480, false);
     let thumbnails = done.body["thumbnails"].as_array().unwrap();
     assert_eq!(thumbnails.len(), 1, "{}", done.body);
     let thumb = &thumbnails[0];

@@ -76,7 +76,11 @@ impl Billing {
                 }
                 continue;
             }
-            for rung in o.renditions.iter().filter(|r| !r.encoded.video_codec.is_empty()) {
+            for rung in o
+                .renditions
+                .iter()
+                .filter(|r| !r.encoded.video_codec.is_empty())
+            {
                 if let Some(media) = &rung.media {
                     let label = format!("{}/{}", o.label, rung.name);
                     lines.push(line(label, o.profile_id, media.duration_seconds));

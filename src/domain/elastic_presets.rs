@@ -316,7 +316,9 @@ impl ElasticPreset {
             elastic_transcoder_id: Some(self.et_id.clone()),
         };
         if !super::profile_draft::producibility_problems(&profile, "profile").is_empty() {
-            return Err(NotProducible("its codecs cannot be written into its container"));
+            return Err(NotProducible(
+                "its codecs cannot be written into its container",
+            ));
         }
         Ok(profile)
     }
@@ -356,9 +358,15 @@ fn audio_settings(a: &ElasticAudio, container: Container) -> Result<AudioSetting
         ("aac", _) => (AudioCodec::Aac, a.sample_rate),
         ("mp3", _) => (AudioCodec::Mp3, a.sample_rate),
         ("vorbis", Container::Webm) => (AudioCodec::Opus, 48_000),
-        _ => return Err(NotProducible("only AAC, MP3 and (as Opus) Vorbis audio is written")),
+        _ => {
+            return Err(NotProducible(
+                "only AAC, MP3 and (as Opus) Vorbis audio is written",
+            ));
+        }
     };
-    let bitrate_kbps = a.bitrate_kbps.ok_or(NotProducible("audio needs a bitrate"))?;
+    let bitrate_kbps = a
+        .bitrate_kbps
+        .ok_or(NotProducible("audio needs a bitrate"))?;
     if !(1..=2).contains(&a.channels) {
         return Err(NotProducible("audio is written in mono or stereo"));
     }

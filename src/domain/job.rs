@@ -1,13 +1,13 @@
 //! Jobs and their lifecycle: QUEUED -> RUNNING(phases) -> SUCCEEDED | FAILED | CANCELED.
 
 use super::billing::Billing;
+use super::encode_settings::{EncodeSettings, OutputKind, RenditionResult};
+use super::media_format::Container;
 use super::media_info::MediaInfo;
 use super::order::{CompanyId, ValidOrder};
 use super::profile::ProfileId;
 use crate::error::Error;
 use chrono::{DateTime, Utc};
-use super::media_format::Container;
-use super::encode_settings::{EncodeSettings, OutputKind, RenditionResult};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;

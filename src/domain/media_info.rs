@@ -61,7 +61,10 @@ mod tests {
         let info: MediaInfo = serde_json::from_str(stored).unwrap();
         let video = info.video.unwrap();
         assert_eq!(video.codec, "H.264 (High Profile)");
-        assert_eq!((video.width, video.display_aspect_ratio.as_str()), (640, ""));
+        assert_eq!(
+            (video.width, video.display_aspect_ratio.as_str()),
+            (640, "")
+        );
         assert_eq!(info.audio.unwrap().codec_description, "");
         assert_eq!(info.container_caps, "");
     }

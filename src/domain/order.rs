@@ -18,10 +18,11 @@ pub use destinations::{S3_CANNED_ACLS, S3_STORAGE_CLASSES};
 use destinations::{check_location_allowed, validate_destinations};
 pub use location::{Location, is_under_roots};
 pub use storyboard::{MAX_STORYBOARDS, StoryboardRequest, StoryboardSpec};
-pub use thumbnail::{
-    ImageFormat, MAX_THUMBNAILS, THUMBNAIL_MAX_SIDE, THUMBNAIL_MIN_SIDE, ThumbnailRequest, ThumbnailSpec,
-};
 use thumbnail::validate_thumbnails;
+pub use thumbnail::{
+    ImageFormat, MAX_THUMBNAILS, THUMBNAIL_MAX_SIDE, THUMBNAIL_MIN_SIDE, ThumbnailRequest,
+    ThumbnailSpec,
+};
 
 /// Job priority, 5 (normal) to 10 (most urgent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -231,8 +232,12 @@ impl OrderRequest {
             }
         }
 
-        let storyboards =
-            storyboard::validate_storyboards(self.storyboards, (&outputs, &thumbnails), &mut names, &mut bad);
+        let storyboards = storyboard::validate_storyboards(
+            self.storyboards,
+            (&outputs, &thumbnails),
+            &mut names,
+            &mut bad,
+        );
 
         bad.into_result()?;
         Ok(ValidOrder {
@@ -485,8 +490,8 @@ fn validate_outputs(
 }
 
 #[cfg(test)]
+mod storyboard_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod thumbnail_tests;
-#[cfg(test)]
-mod storyboard_tests;

@@ -139,7 +139,12 @@ pub fn producibility_problems(profile: &Profile, prefix: &str) -> Vec<FieldViola
         .collect()
 }
 
-fn check_description(description: &str, id: ProfileId, catalogue: &ProfileCatalogue, bad: &mut Bad) {
+fn check_description(
+    description: &str,
+    id: ProfileId,
+    catalogue: &ProfileCatalogue,
+    bad: &mut Bad,
+) {
     if description.is_empty() || normalize_description(description).is_empty() {
         bad.add(
             "profile.description",

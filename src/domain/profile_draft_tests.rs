@@ -223,7 +223,12 @@ fn a_ladder_needs_its_rungs_and_takes_its_box_from_the_top() {
         rungs: vec![(640, 360, 700), (1280, 720, 2800)],
     });
     let v = d.video.as_mut().unwrap();
-    (v.width, v.height, v.bitrate_kbps, v.keyframe_interval_seconds) = (0, 0, 0, 0.0);
+    (
+        v.width,
+        v.height,
+        v.bitrate_kbps,
+        v.keyframe_interval_seconds,
+    ) = (0, 0, 0, 0.0);
     let p = d
         .clone()
         .validate(ProfileId(100), &acme(), &ProfileCatalogue::system_presets())

@@ -36,7 +36,7 @@ impl Bad {
 fn check_dimension(field: &str, value: u32, bad: &mut Bad) {
     if !(2..=MAX_DIMENSION).contains(&value) {
         bad.add(field, format!("must be between 2 and {MAX_DIMENSION}"));
-    } else if value % 2 != 0 {
+    } else if !value.is_multiple_of(2) {
         bad.add(field, format!("must be even (4:2:0 video), got {value}"));
     }
 }
@@ -105,10 +105,9 @@ pub fn validate_streaming(
             "profile.streaming.segment_format",
             format!("'{}' is not fmp4 or ts", draft.segment_format.trim()),
         ),
-        Some(SegmentFormat::Ts) if container == Container::Dash => bad.add(
-            "profile.streaming.segment_format",
-            "DASH segments are fmp4",
-        ),
+        Some(SegmentFormat::Ts) if container == Container::Dash => {
+            bad.add("profile.streaming.segment_format", "DASH segments are fmp4")
+        }
         Some(_) => {}
     }
     if draft.rungs.is_empty() || draft.rungs.len() > MAX_RUNGS {
@@ -291,12 +290,20 @@ pub fn validate_video(
 }
 
 /// The container and codec pairs the media engine can write.
+/// Why DASH profiles are refused (docs/design-notes.md, "Adaptive streaming").
+pub const DASH_UNAVAILABLE: &str = "dash is not available on this server: GStreamer 1.22's \
+     dashsink hangs with fMP4 segments and, with TS segments, writes manifests that ffmpeg \
+     cannot play; use hls";
+
 pub fn check_combinations(
     container: Container,
     video: Option<&VideoSettings>,
     audio: Option<&AudioSettings>,
     bad: &mut Bad,
 ) {
+    if container == Container::Dash {
+        bad.add("profile.container", DASH_UNAVAILABLE);
+    }
     if let Some(v) = video {
         if container.is_audio_only() {
             bad.add(
@@ -328,5 +335,22 @@ pub fn check_combinations(
                 container.as_str()
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dash_is_refused_naming_the_container() {
+        let mut bad = Bad::default();
+        check_combinations(Container::Dash, None, None, &mut bad);
+        let violations = bad.into_violations();
+        assert_eq!(violations[0].field, "profile.container");
+        assert!(violations[0].description.contains("GStreamer 1.22"));
+        let mut bad = Bad::default();
+        check_combinations(Container::Hls, None, None, &mut bad);
+        assert!(bad.into_violations().iter().all(|v| v.field != "profile.container"));
     }
 }

@@ -178,6 +178,81 @@ fn later_presets() -> Vec<Profile> {
             96,
         ),
         ladder(84, "HLS ladder", Container::Hls, SegmentFormat::Fmp4),
-        ladder(85, "HLS ladder (TS segments)", Container::Hls, SegmentFormat::Ts),
+        ladder(
+            85,
+            "HLS ladder (TS segments)",
+            Container::Hls,
+            SegmentFormat::Ts,
+        ),
     ]
+}
+
+/// One README table row per preset: `| id | ET id | description | video | audio |`.
+pub fn readme_row(p: &Profile) -> String {
+    let video = p.video.as_ref().map_or("none".to_owned(), |v| {
+        let codec = match (v.codec, v.codec_profile) {
+            (VideoCodec::H264, Some(profile)) => format!("H.264 {}", capitalised(profile.as_str())),
+            (VideoCodec::H264, None) => "H.264".to_owned(),
+            (VideoCodec::H265, _) => "H.265".to_owned(),
+            (VideoCodec::Vp9, _) => "VP9".to_owned(),
+            (VideoCodec::Av1, _) => "AV1".to_owned(),
+        };
+        match &p.streaming {
+            Some(s) => format!(
+                "{codec} ladder {}, {} s {} segments",
+                s.rungs
+                    .iter()
+                    .map(|r| format!("{}p {}k", r.height, r.bitrate_kbps))
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                s.segment_seconds,
+                s.segment_format.as_str()
+            ),
+            None => format!("{codec} {}x{} {} kbit/s", v.width, v.height, v.bitrate_kbps),
+        }
+    });
+    let audio = p.audio.as_ref().map_or("none".to_owned(), |a| {
+        let codec = match a.codec {
+            AudioCodec::Aac => "AAC",
+            AudioCodec::Mp3 => "MP3",
+            AudioCodec::Opus => "Opus",
+        };
+        format!("{codec} {}k", a.bitrate_kbps)
+    });
+    format!(
+        "| {} | {} | {} | {} | {video} | {audio} |",
+        p.id.0,
+        p.elastic_transcoder_id.as_deref().unwrap_or("-"),
+        p.description,
+        p.container.as_str()
+    )
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's table is the catalogue: a preset added or changed here fails this until
+    /// the README says so too (`cargo test readme_lists -- --nocapture` prints the rows).
+    #[test]
+    fn readme_lists_every_system_preset() {
+        let readme = include_str!("../../README.md");
+        let mut missing = Vec::new();
+        for p in SYSTEM_PRESETS.iter() {
+            let row = readme_row(p);
+            println!("{row}");
+            if !readme.lines().any(|l| l == row) {
+                missing.push(row);
+            }
+        }
+        assert!(missing.is_empty(), "README lacks: {missing:#?}");
+    }
 }

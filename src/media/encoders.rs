@@ -188,10 +188,16 @@ impl VideoEncoder {
             VideoEncoder::Av1 { .. } => {
                 encoder.set_property("threads", threads);
                 encoder.set_property("row-mt", true);
-                encoder.set_property("keyframe-max-dist", keyframe_frames);
+                encoder.set_property("keyframe-max-dist", keyframe_frames as i32);
                 encoder.set_property("cpu-used", self.cpu_used());
                 match rate {
-                    RateControl::Bitrate { kbps, .. } => encoder.set_property("target-bitrate", kbps),
+                    RateControl::Bitrate { kbps, .. } => {
+                        encoder.set_property("target-bitrate", kbps);
+                        // av1enc's quantizer bounds default to 0..0, lossless whatever
+                        // the target: a 400 kb/s target came out at 4 Mb/s.
+                        encoder.set_property("min-quantizer", 0u32);
+                        encoder.set_property("max-quantizer", 63u32);
+                    }
                     RateControl::Quality(q) => {
                         encoder.set_property_from_str("end-usage", "q");
                         encoder.set_property("min-quantizer", q);

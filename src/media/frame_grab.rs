@@ -63,7 +63,13 @@ impl FrameGrabber {
             .sync(false)
             .enable_last_sample(false)
             .build();
-        let mut chain = vec![make("videoconvert")?, flip, scale, make("videoconvert")?, filter];
+        let mut chain = vec![
+            make("videoconvert")?,
+            flip,
+            scale,
+            make("videoconvert")?,
+            filter,
+        ];
         chain.extend(encoder);
         chain.push(sink.clone().upcast());
         pipeline.add(&decode).map_err(sys)?;

@@ -47,7 +47,9 @@ fn read_playlist(path: &Path) -> Result<MediaPlaylist, MediaError> {
 }
 
 fn file_size(path: &Path) -> Result<u64, MediaError> {
-    Ok(std::fs::metadata(path).map_err(|e| io_error(path, e))?.len())
+    Ok(std::fs::metadata(path)
+        .map_err(|e| io_error(path, e))?
+        .len())
 }
 
 /// Reads, measures and probes the rung written into `dir`. Blocking.
@@ -156,9 +158,48 @@ fn mime_codecs(path: &Path, timeout_secs: u64) -> Result<Vec<String>, MediaError
         .chain(info.audio_streams().into_iter().filter_map(|s| s.caps()));
     streams
         .map(|caps| {
-            pbutils::functions::codec_utils_caps_get_mime_codec(&caps)
-                .map(|c| c.to_string())
-                .map_err(|_| io_error(path, format!("no RFC 6381 codec string for {caps}")))
+            let codec = pbutils::functions::codec_utils_caps_get_mime_codec(&caps)
+                .map_err(|_| io_error(path, format!("no RFC 6381 codec string for {caps}")))?;
+            let aac_profile = caps
+                .structure(0)
+                .and_then(|s| s.get::<String>("profile").ok());
+            Ok(with_aac_object_type(&codec, aac_profile.as_deref()))
         })
         .collect()
+}
+
+/// AAC in ADTS (TS segments) has no codec_data, so GStreamer's string stops at
+/// "mp4a.40"; the caps' profile gives the audio object type players need.
+fn with_aac_object_type(codec: &str, profile: Option<&str>) -> String {
+    let object_type = match profile {
+        Some("main") => 1,
+        Some("lc") => 2,
+        Some("ssr") => 3,
+        Some("ltp") => 4,
+        Some("he-aac") => 5,
+        Some("he-aac-v2") => 29,
+        _ => return codec.to_owned(),
+    };
+    if codec == "mp4a.40" {
+        format!("mp4a.40.{object_type}")
+    } else {
+        codec.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_aac_object_type;
+
+    #[test]
+    fn adts_aac_gets_its_object_type_from_the_profile() {
+        assert_eq!(with_aac_object_type("mp4a.40", Some("lc")), "mp4a.40.2");
+        assert_eq!(with_aac_object_type("mp4a.40", Some("he-aac")), "mp4a.40.5");
+        assert_eq!(with_aac_object_type("mp4a.40.2", Some("lc")), "mp4a.40.2");
+        assert_eq!(with_aac_object_type("mp4a.40", None), "mp4a.40");
+        assert_eq!(
+            with_aac_object_type("avc1.64001f", Some("high")),
+            "avc1.64001f"
+        );
+    }
 }

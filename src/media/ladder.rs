@@ -41,7 +41,9 @@ pub fn finish(
     let mut rungs = Vec::new();
     for &index in &ladder.renditions {
         let rendition = renditions.get(index).ok_or_else(|| {
-            MediaError::System(format!("ladder names rendition {index}, which is not planned"))
+            MediaError::System(format!(
+                "ladder names rendition {index}, which is not planned"
+            ))
         })?;
         let Sink::Segments { dir, .. } = &rendition.sink else {
             return Err(MediaError::System(format!(

@@ -9,7 +9,10 @@ pub const AUDIO_GROUP: &str = "audio";
 /// `rung_uri` gives a rung's media playlist URI relative to the master.
 /// Video rungs become variants in the given order (largest first); an audio-only rung
 /// becomes the audio group, and each variant's bandwidth and codecs include it.
-pub fn master_playlist(rungs: &[WrittenRung], rung_uri: impl Fn(&WrittenRung) -> String) -> MasterPlaylist {
+pub fn master_playlist(
+    rungs: &[WrittenRung],
+    rung_uri: impl Fn(&WrittenRung) -> String,
+) -> MasterPlaylist {
     let audio = rungs.iter().find(|r| r.media.video.is_none());
     let alternatives = audio
         .map(|a| AlternativeMedia {
@@ -68,7 +71,13 @@ mod tests {
     use crate::domain::MediaInfo;
     use crate::domain::media_info::{AudioStreamInfo, VideoStreamInfo};
 
-    fn rung(name: &str, video: Option<(u32, u32)>, peak: u64, average: u64, codecs: &[&str]) -> WrittenRung {
+    fn rung(
+        name: &str,
+        video: Option<(u32, u32)>,
+        peak: u64,
+        average: u64,
+        codecs: &[&str],
+    ) -> WrittenRung {
         WrittenRung {
             name: name.into(),
             dir: name.into(),
@@ -99,7 +108,13 @@ mod tests {
     #[test]
     fn separate_audio_is_a_group_counted_in_every_variant() {
         let rungs = [
-            rung("720p", Some((1280, 720)), 3_000_000, 2_500_000, &["avc1.64001f"]),
+            rung(
+                "720p",
+                Some((1280, 720)),
+                3_000_000,
+                2_500_000,
+                &["avc1.64001f"],
+            ),
             rung("360p", Some((640, 360)), 900_000, 700_000, &["avc1.64001e"]),
             rung("audio", None, 130_000, 128_000, &["mp4a.40.2"]),
         ];
@@ -115,18 +130,30 @@ mod tests {
         assert_eq!(top.bandwidth, 3_130_000);
         assert_eq!(top.average_bandwidth, Some(2_628_000));
         assert_eq!(top.codecs.as_deref(), Some("avc1.64001f,mp4a.40.2"));
-        assert_eq!(top.resolution.map(|r| (r.width, r.height)), Some((1280, 720)));
+        assert_eq!(
+            top.resolution.map(|r| (r.width, r.height)),
+            Some((1280, 720))
+        );
         assert_eq!(top.frame_rate, Some(29.97));
         assert_eq!(top.audio.as_deref(), Some(AUDIO_GROUP));
     }
 
     #[test]
     fn muxed_audio_needs_no_group() {
-        let rungs = [rung("360p", Some((640, 360)), 900_000, 700_000, &["avc1.64001e", "mp4a.40.2"])];
+        let rungs = [rung(
+            "360p",
+            Some((640, 360)),
+            900_000,
+            700_000,
+            &["avc1.64001e", "mp4a.40.2"],
+        )];
         let m = master_playlist(&rungs, |r| format!("{}/index.m3u8", r.name));
         assert!(m.alternatives.is_empty());
         assert_eq!(m.variants[0].bandwidth, 900_000);
         assert_eq!(m.variants[0].audio, None);
-        assert_eq!(m.variants[0].codecs.as_deref(), Some("avc1.64001e,mp4a.40.2"));
+        assert_eq!(
+            m.variants[0].codecs.as_deref(),
+            Some("avc1.64001e,mp4a.40.2")
+        );
     }
 }

@@ -4,11 +4,11 @@
 mod classify;
 pub mod encoders;
 pub mod error;
-pub mod ladder;
-pub mod master_playlist;
 pub mod exiftool;
 mod frame_grab;
 pub mod hls_rung;
+pub mod ladder;
+pub mod master_playlist;
 pub mod pipeline;
 pub mod plan;
 pub mod probe;

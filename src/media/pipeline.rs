@@ -77,11 +77,10 @@ fn video_branch(plan: &VideoPlan) -> Result<Vec<gst::Element>, MediaError> {
         raw_caps = raw_caps.field("framerate", frame_rate_fraction(fps));
     }
     chain.push(capsfilter(raw_caps.build())?);
-    chain.extend(plan.encoder.elements(
-        plan.rate,
-        plan.keyframe_interval_frames,
-        plan.threads,
-    )?);
+    chain.extend(
+        plan.encoder
+            .elements(plan.rate, plan.keyframe_interval_frames, plan.threads)?,
+    );
     Ok(chain)
 }
 
@@ -139,7 +138,7 @@ fn add_video_branch(
     pipeline.add_many(&chain).map_err(sys)?;
     gst::Element::link_many(scaling).map_err(sys)?;
     gst::Element::link_many(encoding).map_err(sys)?;
-    let scaled = &scaling[3];
+    let scaled = scaling.last().expect("a branch scales before it encodes");
     match scaled_out {
         Some(tee) => {
             scaled.link(tee).map_err(sys)?;
@@ -250,7 +249,9 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
                 &sink_input,
             )?;
             watch_progress(
-                &encoder.static_pad("sink").expect("an encoder has a sink pad"),
+                &encoder
+                    .static_pad("sink")
+                    .expect("an encoder has a sink pad"),
                 counter.clone(),
             );
             watched = true;
@@ -263,7 +264,9 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
             tee.link(&chain[0]).map_err(sys)?;
             if !watched {
                 watch_progress(
-                    &encoder.static_pad("sink").expect("an encoder has a sink pad"),
+                    &encoder
+                        .static_pad("sink")
+                        .expect("an encoder has a sink pad"),
                     counter.clone(),
                 );
             }

@@ -250,14 +250,20 @@ fn needs_streams(p: &Profile, source: &MediaInfo, label: &str) -> Result<(), Med
 
 /// The rungs a source can feed: those that would enlarge it are dropped (unless the
 /// profile allows upscaling), but the smallest is always kept.
-pub fn kept_rungs(rungs: &[LadderRung], src: &VideoStreamInfo, allow_upscale: bool) -> Vec<LadderRung> {
+pub fn kept_rungs(
+    rungs: &[LadderRung],
+    src: &VideoStreamInfo,
+    allow_upscale: bool,
+) -> Vec<LadderRung> {
     let mut kept: Vec<LadderRung> = rungs
         .iter()
         .copied()
         .filter(|r| allow_upscale || !would_upscale(src.width, src.height, r.width, r.height))
         .collect();
     if kept.is_empty()
-        && let Some(smallest) = rungs.iter().min_by_key(|r| u64::from(r.width) * u64::from(r.height))
+        && let Some(smallest) = rungs
+            .iter()
+            .min_by_key(|r| u64::from(r.width) * u64::from(r.height))
     {
         kept.push(*smallest);
     }

@@ -139,7 +139,10 @@ fn an_hls_ladder_drops_rungs_above_the_source_and_splits_audio_for_cmaf() {
     assert_eq!(v.keyframe_interval_frames, 180);
     // 480p cascades from 720p's scaler? No: 720p is the source's size, so it does not
     // scale; 360p scales from 480p.
-    assert_eq!(scale_sources(&plan.renditions), vec![None, None, Some(1), None]);
+    assert_eq!(
+        scale_sources(&plan.renditions),
+        vec![None, None, Some(1), None]
+    );
 }
 
 #[test]

@@ -256,25 +256,43 @@ mod tests {
         let cases = [
             (
                 "h264.mp4",
-                format!("{video} ! x264enc ! h264parse ! mp4mux name=m ! filesink location=LOC {audio} ! avenc_aac ! aacparse ! m."),
-                "mp4", "video/mp4", "h264", "aac",
+                format!(
+                    "{video} ! x264enc ! h264parse ! mp4mux name=m ! filesink location=LOC {audio} ! avenc_aac ! aacparse ! m."
+                ),
+                "mp4",
+                "video/mp4",
+                "h264",
+                "aac",
             ),
             (
                 "vp9.webm",
-                format!("{video} ! vp9enc deadline=1 ! webmmux name=m ! filesink location=LOC {audio} ! opusenc ! m."),
-                "webm", "video/webm", "vp9", "opus",
+                format!(
+                    "{video} ! vp9enc deadline=1 ! webmmux name=m ! filesink location=LOC {audio} ! opusenc ! m."
+                ),
+                "webm",
+                "video/webm",
+                "vp9",
+                "opus",
             ),
             (
                 "audio.mp3",
-                format!("{audio} ! lamemp3enc target=bitrate bitrate=96 ! id3v2mux ! filesink location=LOC"),
-                "mp3", "audio/mpeg", "", "mp3",
+                format!(
+                    "{audio} ! lamemp3enc target=bitrate bitrate=96 ! id3v2mux ! filesink location=LOC"
+                ),
+                "mp3",
+                "audio/mpeg",
+                "",
+                "mp3",
             ),
         ];
         for (name, pipeline, container, mime, video_codec, audio_codec) in cases {
             let path = dir.path().join(name);
             write_with_gstreamer(&pipeline.replace("LOC", path.to_str().unwrap()));
             let info = probe_file(&path, 30).unwrap();
-            assert_eq!((info.container.as_str(), info.mime_type.as_str()), (container, mime));
+            assert_eq!(
+                (info.container.as_str(), info.mime_type.as_str()),
+                (container, mime)
+            );
             let probed_video = info.video.as_ref().map_or("", |v| v.codec.as_str());
             assert_eq!(probed_video, video_codec, "{name}");
             assert_eq!(probed_video, ffprobe_codec(&path, "v"), "{name}");

@@ -209,7 +209,10 @@ mod tests {
             assert_eq!(container, short, "{caps}");
             assert_eq!(mime_type(&container, has_video), mime, "{caps}");
         }
-        assert_eq!(container_short_name("video/x-unknown", ""), "video/x-unknown");
+        assert_eq!(
+            container_short_name("video/x-unknown", ""),
+            "video/x-unknown"
+        );
         assert_eq!(mime_type("video/x-unknown", true), "video/x-unknown");
         assert_eq!(mime_type("", false), "application/octet-stream");
     }
@@ -244,9 +247,18 @@ mod tests {
             stream_bitrates(Some(0), Some(128_000), size, secs),
             (Some(872_000), Some(128_000))
         );
-        assert_eq!(stream_bitrates(Some(0), Some(0), size, secs), (Some(1_000_000), Some(0)));
-        assert_eq!(stream_bitrates(None, Some(0), size, secs), (None, Some(1_000_000)));
-        assert_eq!(stream_bitrates(Some(0), None, size, secs), (Some(1_000_000), None));
+        assert_eq!(
+            stream_bitrates(Some(0), Some(0), size, secs),
+            (Some(1_000_000), Some(0))
+        );
+        assert_eq!(
+            stream_bitrates(None, Some(0), size, secs),
+            (None, Some(1_000_000))
+        );
+        assert_eq!(
+            stream_bitrates(Some(0), None, size, secs),
+            (Some(1_000_000), None)
+        );
         assert_eq!(stream_bitrates(Some(0), None, size, 0.0), (Some(0), None));
         assert_eq!(stream_bitrates(None, None, size, secs), (None, None));
     }

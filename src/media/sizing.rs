@@ -105,7 +105,10 @@ mod tests {
         assert_eq!(effective_kbps(1200, 985_000, false), (1200, false));
         assert_eq!(effective_kbps(2800, 0, true), (2800, false));
         assert_eq!(effective_kbps(700, 5_000_000, true), (700, false));
-        assert_eq!(effective_kbps(700, 10_000, true), (MIN_RESTRICTED_KBPS, true));
+        assert_eq!(
+            effective_kbps(700, 10_000, true),
+            (MIN_RESTRICTED_KBPS, true)
+        );
     }
 
     #[test]

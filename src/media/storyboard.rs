@@ -74,7 +74,10 @@ impl Layout {
 
     /// The sheet's width and height in pixels.
     pub fn sheet_size(&self) -> (u32, u32) {
-        (self.columns * self.tile_width, self.rows() * self.tile_height)
+        (
+            self.columns * self.tile_width,
+            self.rows() * self.tile_height,
+        )
     }
 
     /// The top-left corner of tile `index`.
@@ -272,9 +275,8 @@ pub async fn extract(
 ) -> Result<Layout, MediaError> {
     let what = format!("storyboard '{}'", plan.label);
     let overall = per_tile * (plan.layout.tiles + 2);
-    let task = tokio::task::spawn_blocking(move || {
-        extract_blocking(&source, &plan, per_tile, &cancel)
-    });
+    let task =
+        tokio::task::spawn_blocking(move || extract_blocking(&source, &plan, per_tile, &cancel));
     match tokio::time::timeout(overall + Duration::from_secs(5), task).await {
         Ok(joined) => joined.map_err(|e| MediaError::System(format!("{what}: {e}")))?,
         Err(_) => Err(MediaError::Timeout(what, overall.as_secs())),
@@ -409,7 +411,9 @@ fn encode_jpeg(sheet: Sheet, path: &Path, timeout: Duration) -> Result<(), Media
                 gst::ClockTime::from_nseconds(timeout.as_nanos() as u64),
                 &[gst::MessageType::Eos, gst::MessageType::Error],
             )
-            .ok_or_else(|| MediaError::Timeout("encoding the sprite sheet".into(), timeout.as_secs()))?;
+            .ok_or_else(|| {
+                MediaError::Timeout("encoding the sprite sheet".into(), timeout.as_secs())
+            })?;
         match message.view() {
             gst::MessageView::Error(err) => Err(MediaError::System(format!(
                 "encoding the sheet: {}",

@@ -19,6 +19,9 @@ pub struct ClipSpec {
     pub video_source_properties: String,
     /// Bitrate of the generated H.264 stream; the service caps outputs at the source's.
     pub video_bitrate_kbps: u32,
+    /// `audiotestsrc` properties: `wave=ticks` (near silence, which encoders spend few
+    /// bits on) or `wave=pink-noise` (every encoder spends its whole bitrate).
+    pub audio_source_properties: String,
 }
 
 impl Default for ClipSpec {
@@ -32,6 +35,7 @@ impl Default for ClipSpec {
             faststart: true,
             video_source_properties: "pattern=ball".into(),
             video_bitrate_kbps: 1500,
+            audio_source_properties: "wave=ticks".into(),
         }
     }
 }
@@ -59,8 +63,9 @@ pub fn generate_clip(path: &Path, spec: &ClipSpec) -> Result<(), MediaError> {
         // 1600 samples per buffer at 48 kHz is 1/30 s: audio ends exactly with video.
         let samples_per_buffer = 48_000 / spec.fps;
         description += &format!(
-            " audiotestsrc num-buffers={frames} samplesperbuffer={samples_per_buffer} wave=ticks ! \
-             audio/x-raw,rate=48000,channels=2 ! audioconvert ! avenc_aac ! aacparse ! mux."
+            " audiotestsrc num-buffers={frames} samplesperbuffer={samples_per_buffer} {audio_props} ! \
+             audio/x-raw,rate=48000,channels=2 ! audioconvert ! avenc_aac ! aacparse ! mux.",
+            audio_props = spec.audio_source_properties,
         );
     }
     let pipeline = gst::parse::launch(&description)

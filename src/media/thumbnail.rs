@@ -138,8 +138,11 @@ pub fn extract_blocking(
     let what = format!("thumbnail '{}'", plan.label);
     let grabber = FrameGrabber::open(source, caps, Some(encoder), what, timeout).map_err(named)?;
 
-    let (mut target, mut past_end) =
-        seek_target(plan.time_seconds, grabber.duration(), grabber.frame_duration());
+    let (mut target, mut past_end) = seek_target(
+        plan.time_seconds,
+        grabber.duration(),
+        grabber.frame_duration(),
+    );
     // An ACCURATE seek lands on the frame showing at `target`; past the video's own end
     // (a longer audio track, a duration rounded up) there is none and the sink prerolls on
     // EOS, so step back towards the start a few times before giving up.
@@ -224,21 +227,33 @@ mod tests {
 
     #[test]
     fn a_box_fits_keeping_the_aspect_ratio() {
-        assert_eq!(thumbnail_dimensions((640, 360), 320, 240, false), (320, 180));
+        assert_eq!(
+            thumbnail_dimensions((640, 360), 320, 240, false),
+            (320, 180)
+        );
         assert_eq!(
             thumbnail_dimensions((640, 360), 720, 480, true),
             fit_dimensions(640, 360, 720, 480, true)
         );
-        assert_eq!(thumbnail_dimensions((1080, 1920), 320, 320, false), (180, 320));
+        assert_eq!(
+            thumbnail_dimensions((1080, 1920), 320, 320, false),
+            (180, 320)
+        );
     }
 
     #[test]
     fn a_larger_box_upscales_only_when_asked() {
         assert_eq!(thumbnail_dimensions((640, 360), 720, 480, true), (720, 406));
-        assert_eq!(thumbnail_dimensions((640, 360), 720, 480, false), (640, 360));
+        assert_eq!(
+            thumbnail_dimensions((640, 360), 720, 480, false),
+            (640, 360)
+        );
         assert_eq!(thumbnail_dimensions((640, 360), 1280, 0, false), (640, 360));
         assert_eq!(thumbnail_dimensions((640, 360), 1280, 0, true), (1280, 720));
-        assert_eq!(thumbnail_dimensions((1920, 1080), 0, 7680, false), (1920, 1080));
+        assert_eq!(
+            thumbnail_dimensions((1920, 1080), 0, 7680, false),
+            (1920, 1080)
+        );
         assert_eq!(
             thumbnail_dimensions((1920, 1080), 0, 7680, true),
             (13654, 7680)

@@ -2,6 +2,8 @@
 
 use super::WorkerDeps;
 use super::lease::Lease;
+use super::progress;
+use super::written::{self, WrittenOutput, probe_blocking};
 use crate::domain::{
     Billing, EventKind, Job, JobState, MediaInfo, OutputState, Phase, ProgressTick,
 };
@@ -12,8 +14,6 @@ use crate::media::thumbnail::{self, ThumbnailPlan};
 use crate::media::{exiftool, pipeline, runner};
 use crate::notify;
 use crate::storage::{Transfer, WorkDir, destination, origin};
-use super::progress;
-use super::written::{self, WrittenOutput, probe_blocking};
 use std::path::Path;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -191,7 +191,12 @@ async fn run_phases(
         output.state = OutputState::Running;
     }
     transcode(lease, job, &source, &plan, &info, cancel).await?;
-    let filenames: Vec<String> = job.order.outputs.iter().map(|o| o.filename.clone()).collect();
+    let filenames: Vec<String> = job
+        .order
+        .outputs
+        .iter()
+        .map(|o| o.filename.clone())
+        .collect();
     let results =
         written::collect(&plan, &filenames, settings.limits.probe_timeout_seconds).await?;
     describe_for_postback(job, &results).await?;

@@ -86,7 +86,9 @@ pub async fn deliver(
                 )
                 .await?,
             );
-            urls.push(destination::deliver(storage, &plan.vtt_path, &vtt_name, dest, &quiet).await?);
+            urls.push(
+                destination::deliver(storage, &plan.vtt_path, &vtt_name, dest, &quiet).await?,
+            );
         }
         let board = &mut job.storyboards[i];
         board.urls = urls;
@@ -94,7 +96,11 @@ pub async fn deliver(
         board.state = OutputState::Succeeded;
         let finished = board.clone();
         lease
-            .record(job, EventKind::StoryboardFinished(Box::new(finished)), false)
+            .record(
+                job,
+                EventKind::StoryboardFinished(Box::new(finished)),
+                false,
+            )
             .await?;
     }
     Ok(())

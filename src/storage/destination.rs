@@ -26,7 +26,9 @@ pub fn object_key(prefix: &str, filename: &str) -> String {
 
 pub fn content_type(filename: &str) -> String {
     // Streaming files first: mime_guess reads ".ts" as TypeScript.
-    let extension = filename.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    let extension = filename
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase());
     let streaming = match extension.as_deref() {
         Some("ts") => Some("video/mp2t"),
         Some("m4s") => Some("video/iso.segment"),
@@ -141,7 +143,10 @@ mod tests {
         assert_eq!(content_type("a.mp4"), "video/mp4");
         assert_eq!(content_type("a.jpg"), "image/jpeg");
         assert_eq!(content_type("v/720p/segment_00001.ts"), "video/mp2t");
-        assert_eq!(content_type("v/master.m3u8"), "application/vnd.apple.mpegurl");
+        assert_eq!(
+            content_type("v/master.m3u8"),
+            "application/vnd.apple.mpegurl"
+        );
         assert_eq!(content_type("v/720p/segment_1.m4s"), "video/iso.segment");
         assert_eq!(content_type("a.webm"), "video/webm");
     }

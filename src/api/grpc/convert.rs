@@ -1,5 +1,8 @@
 //! proto <-> domain conversions.
 
+use super::convert_media::{media, output};
+pub use super::convert_profile::{profile, profile_draft};
+use super::convert_storyboard::{storyboard, storyboard_requests, storyboard_spec};
 use crate::domain::job::ThumbnailResult;
 use crate::domain::notification::Notification as Delivery;
 use crate::domain::order::{
@@ -8,9 +11,6 @@ use crate::domain::order::{
 };
 use crate::domain::{Billing, Usage};
 use crate::domain::{EventKind, Job, JobEvent, JobState, OrderRequest, Phase};
-use super::convert_media::{media, output};
-use super::convert_storyboard::{storyboard, storyboard_requests, storyboard_spec};
-pub use super::convert_profile::{profile, profile_draft};
 use crate::error::Error;
 use crate::proto as pb;
 use chrono::{DateTime, Utc};

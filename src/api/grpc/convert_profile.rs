@@ -76,7 +76,10 @@ const MAX_RUNGS_READ: usize = 64;
 /// A profile to save, and the id it names (used by UpdateProfile).
 pub fn profile_draft(p: Option<pb::Profile>) -> Result<(ProfileId, ProfileDraft), Error> {
     let p = p.ok_or_else(|| Error::invalid_argument("profile", "is required"))?;
-    if p.streaming.as_ref().is_some_and(|s| s.rungs.len() > MAX_RUNGS_READ) {
+    if p.streaming
+        .as_ref()
+        .is_some_and(|s| s.rungs.len() > MAX_RUNGS_READ)
+    {
         return Err(Error::invalid_argument(
             "profile.streaming.rungs",
             format!("at most {MAX_RUNGS_READ} rungs are read"),

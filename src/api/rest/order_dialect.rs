@@ -503,7 +503,11 @@ mod tests {
                 r#"{{"thumbnails": [{{"filename": "t.jpg", "time": {time}}}]}}"#
             ));
             let thumb = &t.order.thumbnails[0];
-            assert_eq!((thumb.time_seconds, thumb.time_percent), (0.3, None), "{time}");
+            assert_eq!(
+                (thumb.time_seconds, thumb.time_percent),
+                (0.3, None),
+                "{time}"
+            );
         }
     }
 

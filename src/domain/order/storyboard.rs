@@ -127,12 +127,16 @@ pub(super) fn validate_storyboards(
         if interval.is_none() {
             bad.add(
                 field("interval_seconds"),
-                format!("must be 0 (every {}) or {lo} to {hi} seconds, got {}", StoryboardSpec::DEFAULT_INTERVAL_SECONDS, s.interval_seconds),
+                format!(
+                    "must be 0 (every {}) or {lo} to {hi} seconds, got {}",
+                    StoryboardSpec::DEFAULT_INTERVAL_SECONDS,
+                    s.interval_seconds
+                ),
             );
         }
         let (lo, hi) = StoryboardSpec::TILE_WIDTH;
         let tile_width = or_default(s.tile_width, StoryboardSpec::DEFAULT_TILE_WIDTH, (lo, hi))
-            .filter(|w| w % 2 == 0);
+            .filter(|w| w.is_multiple_of(2));
         if tile_width.is_none() {
             bad.add(
                 field("tile_width"),

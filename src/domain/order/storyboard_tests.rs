@@ -38,11 +38,7 @@ fn validate(
     storyboards: Vec<StoryboardRequest>,
 ) -> Result<ValidOrder, Error> {
     let caller = Caller::operator(CompanyId::parse("acme").unwrap(), Entitlements::default());
-    order(thumbnails, storyboards).validate(
-        &caller,
-        &ProfileCatalogue::system_presets(),
-        &policy(),
-    )
+    order(thumbnails, storyboards).validate(&caller, &ProfileCatalogue::system_presets(), &policy())
 }
 
 fn bad_fields(storyboards: Vec<StoryboardRequest>) -> Vec<String> {
@@ -192,7 +188,10 @@ fn more_than_the_cap_is_refused_by_name() {
 fn an_order_stored_before_storyboards_still_decodes() {
     let valid = validate(Vec::new(), Vec::new()).unwrap();
     let mut json = serde_json::to_value(&valid).unwrap();
-    assert!(json.get("storyboards").is_none(), "empty lists are not stored");
+    assert!(
+        json.get("storyboards").is_none(),
+        "empty lists are not stored"
+    );
     json.as_object_mut().unwrap().remove("storyboards");
     let back: ValidOrder = serde_json::from_value(json).unwrap();
     assert_eq!(back, valid);

@@ -166,7 +166,10 @@ fn image_format_follows_the_extension() {
         Some(ImageFormat::Jpeg)
     );
     assert_eq!(ImageFormat::from_filename("a.png"), Some(ImageFormat::Png));
-    assert_eq!(ImageFormat::from_filename("a.webp"), Some(ImageFormat::Webp));
+    assert_eq!(
+        ImageFormat::from_filename("a.webp"),
+        Some(ImageFormat::Webp)
+    );
     assert_eq!(ImageFormat::from_filename("a.gif"), None);
     assert_eq!(ImageFormat::from_filename("png"), None);
 }

@@ -66,7 +66,11 @@ fn a_long_source_widens_the_interval_to_stay_within_the_cap() {
     assert!(big.tiles < MAX_TILES && big.tiles as f64 * big.interval_seconds >= 3600.0);
     // One column of tall tiles is bounded by JPEG's side limit.
     let tall = Layout::new(&spec(1.0, 160, 1), (1080, 1920), 3600.0);
-    assert!(tall.sheet_size().1 <= MAX_SHEET_SIDE, "{:?}", tall.sheet_size());
+    assert!(
+        tall.sheet_size().1 <= MAX_SHEET_SIDE,
+        "{:?}",
+        tall.sheet_size()
+    );
     assert!(tall.tiles as f64 * tall.interval_seconds >= 3600.0);
 }
 
@@ -107,8 +111,12 @@ fn vtt_times_and_names_are_written_as_players_expect() {
 
 #[test]
 fn a_source_without_video_names_the_storyboard() {
-    let err = plan_storyboards(&[spec(1.0, 160, 10)], &MediaInfo::default(), Path::new("/w"))
-        .unwrap_err();
+    let err = plan_storyboards(
+        &[spec(1.0, 160, 10)],
+        &MediaInfo::default(),
+        Path::new("/w"),
+    )
+    .unwrap_err();
     assert!(matches!(&err, MediaError::InvalidMedia(m) if m.contains("'scrub'")));
 }
 

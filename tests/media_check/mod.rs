@@ -1,0 +1,138 @@
+//! Checks written media with ffprobe (independent of GStreamer), and generates the
+//! clips these checks start from.
+#![allow(dead_code)]
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use transcoder::media::testclip::{ClipSpec, generate_clip};
+
+#[derive(Debug, Deserialize)]
+pub struct Probe {
+    pub streams: Vec<Stream>,
+    pub format: Format,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Stream {
+    pub codec_type: String,
+    pub codec_name: String,
+    #[serde(default)]
+    pub width: u32,
+    #[serde(default)]
+    pub height: u32,
+    #[serde(default)]
+    pub avg_frame_rate: String,
+    #[serde(default)]
+    pub sample_rate: Option<String>,
+    #[serde(default)]
+    pub channels: u32,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Format {
+    pub format_name: String,
+    pub duration: String,
+    pub size: String,
+    #[serde(default)]
+    pub bit_rate: Option<String>,
+}
+
+impl Probe {
+    pub fn duration(&self) -> f64 {
+        self.format.duration.parse().unwrap()
+    }
+
+    pub fn stream(&self, codec_type: &str) -> Option<&Stream> {
+        self.streams.iter().find(|s| s.codec_type == codec_type)
+    }
+
+    /// The whole file's bitrate: the container's, or size x 8 / duration.
+    pub fn bitrate_bps(&self) -> f64 {
+        match self.format.bit_rate.as_deref().map(str::parse::<f64>) {
+            Some(Ok(bps)) => bps,
+            _ => self.format.size.parse::<f64>().unwrap() * 8.0 / self.duration(),
+        }
+    }
+}
+
+impl Stream {
+    /// "15/1" as 15.0.
+    pub fn frame_rate(&self) -> f64 {
+        let (num, den) = self.avg_frame_rate.split_once('/').unwrap();
+        num.parse::<f64>().unwrap() / den.parse::<f64>().unwrap()
+    }
+}
+
+fn ffprobe(args: &[&str], path: &Path) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    assert!(out.status.success(), "ffprobe {}: {out:?}", path.display());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// ffprobe -show_streams -show_format.
+pub fn probe(path: &Path) -> Probe {
+    let json = ffprobe(&["-show_streams", "-show_format", "-of", "json"], path);
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
+}
+
+/// One stream's bitrate ("v" or "a"), from its packets' sizes over the file's duration:
+/// every container gives it, whether or not it declares a per-stream bitrate.
+pub fn stream_bitrate_bps(path: &Path, kind: &str) -> f64 {
+    let sizes = ffprobe(
+        &[
+            "-select_streams",
+            &format!("{kind}:0"),
+            "-show_entries",
+            "packet=size",
+            "-of",
+            "csv=p=0",
+        ],
+        path,
+    );
+    let bytes: u64 = sizes
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().trim_end_matches(',').parse::<u64>().unwrap())
+        .sum();
+    bytes as f64 * 8.0 / probe(path).duration()
+}
+
+/// `actual` within `tolerance` (a fraction) of `expected`.
+pub fn assert_near(what: &str, actual: f64, expected: f64, tolerance: f64) {
+    let deviation = (actual - expected) / expected;
+    assert!(
+        deviation.abs() <= tolerance,
+        "{what}: {actual:.0} is {:+.1}% off {expected:.0} (tolerance {:.0}%)",
+        deviation * 100.0,
+        tolerance * 100.0
+    );
+}
+
+pub fn local_path(url: &str) -> PathBuf {
+    url::Url::parse(url).unwrap().to_file_path().unwrap()
+}
+
+/// Generates `name` in the shared media dir once (written beside, then renamed, so a
+/// crash never leaves a broken clip for later runs).
+pub fn clip(media_dir: &Path, name: &str, spec: &ClipSpec) -> PathBuf {
+    let path = media_dir.join(name);
+    if !path.exists() {
+        let partial = media_dir.join(format!("partial-{}-{name}", std::process::id()));
+        generate_clip(&partial, spec).unwrap();
+        std::fs::rename(&partial, &path).unwrap();
+    }
+    path
+}
+
+/// Moving colour bars: detailed enough that every encoder spends its bitrate (a bouncing
+/// ball on black leaves them far below any target).
+pub const BUSY_PICTURE: &str = "pattern=smpte horizontal-speed=4";
+
+/// Pink noise: every audio encoder spends its whole bitrate (ticks leave them near idle).
+pub const BUSY_SOUND: &str = "wave=pink-noise";
