@@ -336,6 +336,69 @@ async fn every_allowed_pair_is_written_as_asked() {
     app.shutdown().await;
 }
 
+/// Constant quality instead of a bitrate, for every video encoder: the level is reported,
+/// and a better level (lower number) spends more bits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constant_quality_works_for_every_video_codec() {
+    let app = spawn_app_with(Backend::Sqlite, AppOptions::default()).await;
+    let mut client = app.client.clone();
+    let levels = [20, 45];
+    let mut outputs = Vec::new();
+    for codec in ["h264", "h265", "vp9", "av1"] {
+        for level in levels {
+            let mut p = profile(&av("mkv", codec, "opus"), &format!("cq {codec} {level}"));
+            let video = p.video.as_mut().unwrap();
+            (video.bitrate_kbps, video.quality) = (0, level);
+            let saved = create(&mut client, p).await.unwrap();
+            outputs.push(pb::OutputSpec {
+                filename: format!("{codec}-q{level}.mkv"),
+                profile: Some(pb::output_spec::Profile::ProfileId(saved.id)),
+                ..Default::default()
+            });
+        }
+    }
+    let job = app
+        .submit(pb::Order {
+            origin: file_uri(&source()),
+            outputs,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let job = finish(&app, &job.id).await;
+    assert_eq!(job.state, pb::JobState::Succeeded as i32, "{job:?}");
+    for pair in job.outputs.chunks(2) {
+        let [better, worse] = pair else {
+            unreachable!()
+        };
+        let mut bits = Vec::new();
+        for (result, level) in [better, worse].into_iter().zip(levels) {
+            let encoded = result.encoded.as_ref().unwrap();
+            assert_eq!(
+                (encoded.quality, encoded.video_bitrate_kbps),
+                (level, 0),
+                "{result:?}"
+            );
+            let path = local_path(&result.urls[0]);
+            let video = probe(&path);
+            let video = video.stream("video").unwrap();
+            assert_eq!(video.codec_name, encoded.video_codec, "{}", result.label);
+            assert_eq!((video.width, video.height), (WIDTH, HEIGHT));
+            bits.push(stream_bitrate_bps(&path, "v"));
+        }
+        eprintln!(
+            "{}: {:.0} kb/s at {}, {:.0} kb/s at {}",
+            better.label,
+            bits[0] / 1000.0,
+            levels[0],
+            bits[1] / 1000.0,
+            levels[1]
+        );
+        assert!(bits[0] > bits[1] * 1.5, "{}: {bits:?}", better.label);
+    }
+    app.shutdown().await;
+}
+
 /// Pairs the engine cannot write, and the field each is refused on.
 const FORBIDDEN: [(&str, Option<&str>, &str, &str); 12] = [
     ("webm", Some("h265"), "opus", "profile.video.codec"),

@@ -351,6 +351,10 @@ mod tests {
         assert!(violations[0].description.contains("GStreamer 1.22"));
         let mut bad = Bad::default();
         check_combinations(Container::Hls, None, None, &mut bad);
-        assert!(bad.into_violations().iter().all(|v| v.field != "profile.container"));
+        assert!(
+            bad.into_violations()
+                .iter()
+                .all(|v| v.field != "profile.container")
+        );
     }
 }

@@ -180,8 +180,11 @@ impl VideoEncoder {
                         encoder.set_property("target-bitrate", (kbps * 1000) as i32)
                     }
                     RateControl::Quality(q) => {
-                        encoder.set_property_from_str("end-usage", "cq");
-                        encoder.set_property("cq-level", q as i32);
+                        // A fixed quantizer: at the realtime deadline libvpx's CQ mode
+                        // stays near its bitrate cap whatever the level (20 and 45
+                        // gave 251 and 236 kb/s).
+                        encoder.set_property("min-quantizer", q as i32);
+                        encoder.set_property("max-quantizer", q as i32);
                     }
                 }
             }

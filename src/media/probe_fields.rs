@@ -130,9 +130,15 @@ pub fn declared_bitrate(bitrate: u32, max_bitrate: u32) -> u64 {
 /// Each stream's bitrate (None when the file has no such stream). A declared rate is
 /// kept. An undeclared one comes from the file's mean rate (size x 8 / duration): all of
 /// it for an audio-only file, and for video whatever the audio's declared rate leaves.
-/// That fallback counts the container's overhead (MPEG-TS, whose muxer declares no
-/// rates, adds several percent), and a video stream whose audio declares nothing too is
-/// credited with the audio's share as well.
+/// That fallback counts the container's overhead, and a video stream whose audio
+/// declares nothing too is credited with the audio's share as well (audio stays 0,
+/// unknown).
+///
+/// What GStreamer 1.22's muxers leave for Discoverer to declare: mp4mux, both streams
+/// (from btrt/esds); matroskamux, both (the encoders' tags); webmmux, Opus only (so VP9
+/// and AV1 get the remainder); mpegtsmux, neither (video gets the whole mean, several
+/// percent of it TS overhead); oggmux, nothing (Opus gets the mean); a CBR MP3, its
+/// frames' nominal rate.
 pub fn stream_bitrates(
     video_declared: Option<u64>,
     audio_declared: Option<u64>,

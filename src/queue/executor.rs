@@ -117,6 +117,9 @@ async fn requeue(lease: &Lease<'_>, job: &mut Job, error: Option<Error>) -> Resu
     job.state = JobState::Queued;
     job.phase = None;
     job.progress_percent = 0.0;
+    for output in &mut job.outputs {
+        output.percent = 0.0;
+    }
     job.error = error;
     let event = EventKind::StateChanged {
         state: JobState::Queued,

@@ -27,6 +27,9 @@ pub struct Stream {
     pub sample_rate: Option<String>,
     #[serde(default)]
     pub channels: u32,
+    /// Absent in Matroska, whose streams declare no duration of their own.
+    #[serde(default)]
+    pub duration: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,8 +84,9 @@ pub fn probe(path: &Path) -> Probe {
     serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
 }
 
-/// One stream's bitrate ("v" or "a"), from its packets' sizes over the file's duration:
-/// every container gives it, whether or not it declares a per-stream bitrate.
+/// One stream's bitrate ("v" or "a"), from its packets' sizes over its duration (the
+/// file's when the stream declares none): every container gives it, whether or not it
+/// declares a per-stream bitrate.
 pub fn stream_bitrate_bps(path: &Path, kind: &str) -> f64 {
     let sizes = ffprobe(
         &[
@@ -100,7 +104,13 @@ pub fn stream_bitrate_bps(path: &Path, kind: &str) -> f64 {
         .filter(|l| !l.trim().is_empty())
         .map(|l| l.trim().trim_end_matches(',').parse::<u64>().unwrap())
         .sum();
-    bytes as f64 * 8.0 / probe(path).duration()
+    let probed = probe(path);
+    let codec_type = if kind == "v" { "video" } else { "audio" };
+    let seconds = probed
+        .stream(codec_type)
+        .and_then(|s| s.duration.as_deref()?.parse::<f64>().ok())
+        .unwrap_or_else(|| probed.duration());
+    bytes as f64 * 8.0 / seconds
 }
 
 /// `actual` within `tolerance` (a fraction) of `expected`.

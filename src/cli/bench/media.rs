@@ -88,6 +88,7 @@ pub async fn run(ctx: &BenchContext) -> anyhow::Result<SectionResult> {
     for case in if ctx.quick { &QUICK_CASES } else { &CASES } {
         run_case(ctx, case, &source, &info, &mut result).await?;
     }
+    super::hls_ladder::run_case(ctx, &source, &info, &mut result).await?;
     Ok(result)
 }
 

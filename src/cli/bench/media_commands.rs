@@ -11,7 +11,7 @@ use transcoder::media::pipeline::SCALE_METHOD;
 use transcoder::media::plan::{Rendition, is_scale_source};
 
 /// x264enc in CBR mode caps the rate with a VBV of `vbv-buf-capacity` (default 600 ms).
-const X264ENC_VBV_MILLIS: u32 = 600;
+pub const X264ENC_VBV_MILLIS: u32 = 600;
 
 /// Where a rendition's output goes for one variant.
 pub fn output_in(dir: &Path, rendition: &Rendition) -> PathBuf {

@@ -5,6 +5,7 @@
 mod concurrency;
 mod control_plane;
 mod fanout;
+mod hls_ladder;
 mod inproc;
 mod machine;
 mod measure;
