@@ -179,7 +179,8 @@ fn container_signature(container: &str) -> (&'static str, Option<&'static [u8]>)
         "webm" => ("matroska,webm", Some(b"webm")),
         "mkv" => ("matroska,webm", Some(b"matroska")),
         "ts" => ("mpegts", None),
-        "mp3" => ("mp3", None),
+        // xingmux's header, which makes the duration exact.
+        "mp3" => ("mp3", Some(b"Xing")),
         "ogg" => ("ogg", None),
         other => panic!("no signature for {other}"),
     }

@@ -70,7 +70,7 @@ async fn crud_and_validation(backend: Backend) {
     video.bitrate_kbps = 10;
     video.codec_profile = "ultra".into();
     video.keyframe_interval_seconds = 99.0;
-    video.frame_rate = 24.0;
+    video.frame_rate = 500.0;
     let audio = bad.audio.as_mut().unwrap();
     audio.codec = "flac".into();
     audio.bitrate_kbps = 1;
