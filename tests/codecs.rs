@@ -518,3 +518,42 @@ on_both_backends!(
     refused_at_submit,
     super::a_stored_forbidden_pair_is_refused_at_submit
 );
+
+/// H.264's profile and level reach the stream, and the result says so.
+#[tokio::test]
+async fn h264_profile_and_level_are_written() {
+    let app = spawn_app_with(Backend::Sqlite, AppOptions::default()).await;
+    let mut client = app.client.clone();
+    let mut p = profile(&av("mp4", "h264", "aac"), "codecs h264 main 3.1");
+    let video = p.video.as_mut().unwrap();
+    // At "fastest" x264 drops CABAC and B-frames and flags the stream Constrained Baseline
+    // (which Main decoders play); medium speed writes Main itself.
+    (video.codec_profile, video.level, video.speed) =
+        ("main".into(), "3.1".into(), "medium".into());
+    let saved = create(&mut client, p).await.unwrap();
+    let job = app
+        .submit(pb::Order {
+            origin: file_uri(&source()),
+            outputs: vec![pb::OutputSpec {
+                filename: "main-31.mp4".into(),
+                profile: Some(pb::output_spec::Profile::ProfileId(saved.id)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let job = finish(&app, &job.id).await;
+    assert_eq!(job.state, pb::JobState::Succeeded as i32, "{job:?}");
+    let result = &job.outputs[0];
+    let encoded = result.encoded.as_ref().unwrap();
+    assert_eq!((encoded.codec_profile.as_str(), encoded.level.as_str()), ("main", "3.1"));
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=profile,level", "-of", "csv=p=0"])
+        .arg(local_path(&result.urls[0]))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Main,31");
+    app.shutdown().await;
+}
