@@ -19,16 +19,7 @@ async fn paused_app(backend: Backend) -> TestApp {
     .await
 }
 
-fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    let details = status
-        .get_details_bad_request()
-        .expect("BadRequest details");
-    details
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
-}
+use common::bad_fields;
 
 async fn invalid_orders_name_every_field(backend: Backend) {
     let app = paused_app(backend).await;

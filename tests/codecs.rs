@@ -12,7 +12,6 @@ use media_check::{
 use std::path::PathBuf;
 use std::time::Duration;
 use tonic::Code;
-use tonic_types::StatusExt;
 use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
 
@@ -140,15 +139,7 @@ fn source() -> PathBuf {
     )
 }
 
-async fn create(client: &mut common::Client, p: pb::Profile) -> Result<pb::Profile, tonic::Status> {
-    client
-        .create_profile(pb::CreateProfileRequest {
-            company_id: String::new(),
-            profile: Some(p),
-        })
-        .await
-        .map(|r| r.into_inner())
-}
+use common::create_profile as create;
 
 async fn finish(app: &TestApp, job_id: &str) -> pb::Job {
     tokio::time::timeout(Duration::from_secs(600), app.finish(job_id))
@@ -416,15 +407,7 @@ const FORBIDDEN: [(&str, Option<&str>, &str, &str); 12] = [
     ("ogg", None, "mp3", "profile.audio.codec"),
 ];
 
-fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .expect("BadRequest details")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
-}
+use common::bad_fields;
 
 async fn forbidden_pairs_are_refused_at_save(backend: Backend) {
     let app = spawn_paused(backend).await;
@@ -547,7 +530,10 @@ async fn h264_profile_and_level_are_written() {
     assert_eq!(job.state, pb::JobState::Succeeded as i32, "{job:?}");
     let result = &job.outputs[0];
     let encoded = result.encoded.as_ref().unwrap();
-    assert_eq!((encoded.codec_profile.as_str(), encoded.level.as_str()), ("main", "3.1"));
+    assert_eq!(
+        (encoded.codec_profile.as_str(), encoded.level.as_str()),
+        ("main", "3.1")
+    );
     let out = std::process::Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "v:0"])
         .args(["-show_entries", "stream=profile,level", "-of", "csv=p=0"])

@@ -6,28 +6,11 @@ mod common;
 
 use common::{Backend, clip_5s, order};
 use tonic::Code;
-use tonic_types::StatusExt;
 use transcoder::proto as pb;
 
-fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .expect("BadRequest details")
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect()
-}
+use common::bad_fields;
 
-async fn create(client: &mut common::Client, p: pb::Profile) -> Result<pb::Profile, tonic::Status> {
-    client
-        .create_profile(pb::CreateProfileRequest {
-            company_id: String::new(),
-            profile: Some(p),
-        })
-        .await
-        .map(|r| r.into_inner())
-}
+use common::create_profile as create;
 
 async fn update(client: &mut common::Client, p: pb::Profile) -> Result<pb::Profile, tonic::Status> {
     client

@@ -471,3 +471,29 @@ pub fn h264_profile(description: &str, width: u32, height: u32) -> pb::Profile {
         ..Default::default()
     }
 }
+
+/// The fields a refusal's BadRequest details name, in order.
+pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .expect("BadRequest details")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
+}
+
+/// CreateProfile for the client's own company.
+pub async fn create_profile(
+    client: &mut Client,
+    p: pb::Profile,
+) -> Result<pb::Profile, tonic::Status> {
+    client
+        .create_profile(pb::CreateProfileRequest {
+            company_id: String::new(),
+            profile: Some(p),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
