@@ -46,6 +46,11 @@ pub struct VideoSettings {
 }
 
 impl VideoSettings {
+    /// The H.264 profile's name; empty for the other codecs.
+    pub fn codec_profile_name(&self) -> &'static str {
+        self.codec_profile.map_or("", H264Profile::as_str)
+    }
+
     /// The usual settings for `codec` at a bitrate: medium speed, 2 s key frames, the
     /// source's frame rate, High profile for H.264.
     pub fn new(codec: VideoCodec, width: u32, height: u32, bitrate_kbps: u32) -> Self {

@@ -12,10 +12,7 @@ fn video_settings(v: &VideoSettings) -> pb::VideoSettings {
         width: v.width,
         height: v.height,
         bitrate_kbps: v.bitrate_kbps,
-        codec_profile: v
-            .codec_profile
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_default(),
+        codec_profile: v.codec_profile_name().to_owned(),
         keyframe_interval_seconds: v.keyframe_interval_seconds,
         frame_rate: v.frame_rate.unwrap_or(0.0),
         quality: v.quality.unwrap_or(0),

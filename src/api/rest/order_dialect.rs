@@ -430,10 +430,7 @@ fn profile_body(p: &Profile) -> ProfileBody {
             width: v.width,
             height: v.height,
             bitrate_kbps: v.bitrate_kbps,
-            codec_profile: v
-                .codec_profile
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default(),
+            codec_profile: v.codec_profile_name().to_owned(),
             keyframe_interval_seconds: v.keyframe_interval_seconds,
         }),
         audio: p.audio.as_ref().map(|a| AudioBody {
