@@ -3,8 +3,8 @@
 
 use super::company::CompanyId;
 use super::profile::{
-    AudioCodec, AudioSettings, Container, Profile, ProfileCatalogue, ProfileId, is_system_id,
-    normalize_description,
+    AudioCodec, AudioSettings, Container, LadderRung, Profile, ProfileCatalogue, ProfileId,
+    StreamingSettings, is_system_id, normalize_description,
 };
 use super::profile_rules::{Bad, check_combinations, validate_streaming, validate_video};
 use crate::error::{Error, FieldViolation};
@@ -51,6 +51,31 @@ pub struct StreamingDraft {
     pub rungs: Vec<(u32, u32, u32)>,
 }
 
+impl StreamingDraft {
+    /// The ladder as sent, unchecked: its rungs largest first, its segment length or 6.
+    fn as_hint(&self) -> StreamingSettings {
+        let mut rungs: Vec<LadderRung> = self
+            .rungs
+            .iter()
+            .map(|&(width, height, bitrate_kbps)| LadderRung {
+                width,
+                height,
+                bitrate_kbps,
+            })
+            .collect();
+        rungs.sort_by_key(|r| std::cmp::Reverse(u64::from(r.width) * u64::from(r.height)));
+        StreamingSettings {
+            segment_seconds: if self.segment_seconds > 0.0 {
+                self.segment_seconds
+            } else {
+                6.0
+            },
+            segment_format: Default::default(),
+            rungs,
+        }
+    }
+}
+
 pub const MAX_DESCRIPTION_CHARS: usize = 200;
 pub const MAX_DIMENSION: u32 = 7680;
 pub const VIDEO_KBPS: std::ops::RangeInclusive<u32> = 50..=100_000;
@@ -76,10 +101,14 @@ impl ProfileDraft {
         let description = self.description.trim().to_owned();
         check_description(&description, id, catalogue, &mut bad);
         let container = parse_container(&self.container, &mut bad);
+        // The video box and bitrate may come from the ladder's top rung: read them from the
+        // draft even when the ladder is refused, so its errors are not echoed on video.
+        let hint = self.streaming.as_ref().map(StreamingDraft::as_hint);
         let streaming = validate_streaming(container, self.streaming, &mut bad);
-        let video = self
-            .video
-            .and_then(|v| validate_video(v, streaming.as_ref(), &mut bad));
+        let video = self.video.and_then(|v| {
+            let ladder = streaming.as_ref().or(hint.as_ref());
+            validate_video(v, ladder, &mut bad)
+        });
         let audio = self.audio.and_then(|a| validate_audio(a, &mut bad));
         if bad.is_empty() && video.is_none() && audio.is_none() {
             bad.add("profile", "needs video settings, audio settings or both");

@@ -89,11 +89,12 @@ pub fn validate_streaming(
     } else {
         draft.segment_seconds
     };
-    if !SEGMENT_SECONDS.contains(&segment_seconds) {
+    // Whole seconds: HLS's EXT-X-TARGETDURATION is an integer, and the sinks cut there.
+    if !SEGMENT_SECONDS.contains(&segment_seconds) || segment_seconds.fract() != 0.0 {
         bad.add(
             "profile.streaming.segment_seconds",
             format!(
-                "must be between {} and {} (0 means 6)",
+                "must be a whole number of seconds from {} to {} (0 means 6)",
                 SEGMENT_SECONDS.start(),
                 SEGMENT_SECONDS.end()
             ),
