@@ -105,7 +105,8 @@ async fn a_preset_job_lands_at_its_key_and_posts_exiftool_meta_back() {
     );
     let meta = video["meta"].as_object().unwrap();
     common::peers::assert_meta_is_exiftools(&s3, "media", key, meta).await;
-    assert_eq!(meta["ImageSize"], "1280x720");
+    // Generic 720p keeps the 640x360 source at its size (no upscaling).
+    assert_eq!(meta["ImageSize"], "640x360");
     assert!(posts[0].headers.contains_key("webhook-signature"));
     app.shutdown().await;
 }

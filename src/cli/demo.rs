@@ -101,15 +101,32 @@ async fn submit_and_watch(
                 origin: origin.to_string(),
                 outputs: vec![
                     output("720p", "demo-720p.mp4", "System preset: Generic 720p"),
-                    output("360p", "demo-360p.mp4", "system preset generic 360p"),
+                    output("360p-vp9", "demo-360p.webm", "System preset: Webm VP9 360p"),
+                    output("hls", "demo-hls.m3u8", "System preset: HLS ladder"),
                 ],
+                thumbnails: vec![pb::ThumbnailSpec {
+                    label: "poster".into(),
+                    filename: "demo-poster.jpg".into(),
+                    width: 640,
+                    time_percent: Some(50.0),
+                    ..Default::default()
+                }],
+                storyboards: vec![pb::StoryboardSpec {
+                    label: "scrub".into(),
+                    filename: "demo-storyboard.vtt".into(),
+                    interval_seconds: 1.0,
+                    ..Default::default()
+                }],
                 ..Default::default()
             }),
             idempotency_key: String::new(),
         })
         .await?
         .into_inner();
-    println!("submitted job {} (2 outputs: 720p, 360p)", job.id);
+    println!(
+        "submitted job {} (outputs: 720p H.264, 360p VP9, an HLS ladder; a poster and a storyboard)",
+        job.id
+    );
 
     let bar = ProgressBar::new(100);
     bar.set_style(ProgressStyle::with_template(
@@ -175,14 +192,47 @@ async fn submit_and_watch(
     for output in &job.outputs {
         let m = output.media.clone().unwrap_or_default();
         println!(
-            "  {:<5} {}x{} {:.2} s {} kbit/s {} bytes\n        {}",
+            "  {:<8} {} {}+{} {}x{} {:.2} s {} kbit/s\n           {}",
             output.label,
+            m.container,
+            m.video_codec,
+            m.audio_codec,
             m.width,
             m.height,
             m.duration_seconds,
             m.bitrate_bps / 1000,
-            m.size_bytes,
             output.urls.join(", ")
+        );
+        for rung in &output.renditions {
+            let r = rung.media.clone().unwrap_or_default();
+            println!(
+                "           {:<6} {}x{} {} segments, {} kbit/s",
+                rung.name,
+                r.width,
+                r.height,
+                rung.segments,
+                r.bitrate_bps / 1000
+            );
+        }
+    }
+    for t in &job.thumbnails {
+        println!(
+            "  {:<8} {}x{} at {:.1} s  {}",
+            t.label,
+            t.width,
+            t.height,
+            t.time_seconds,
+            t.urls.join(", ")
+        );
+    }
+    for s in &job.storyboards {
+        println!(
+            "  {:<8} {} tiles of {}x{}  {}",
+            s.label,
+            s.tiles,
+            s.tile_width,
+            s.tile_height,
+            s.urls.join(", ")
         );
     }
     if let Some(bill) = &job.billing {
