@@ -85,10 +85,15 @@ pub async fn run(ctx: &BenchContext) -> anyhow::Result<SectionResult> {
         tokio::task::spawn_blocking(move || transcoder::media::probe::probe_file(&probed, 30))
             .await??;
     let mut result = SectionResult::default();
+    let wanted = |slug: &str| ctx.media_cases.iter().any(|c| c == slug);
     for case in if ctx.quick { &QUICK_CASES } else { &CASES } {
-        run_case(ctx, case, &source, &info, &mut result).await?;
+        if wanted(case.slug) {
+            run_case(ctx, case, &source, &info, &mut result).await?;
+        }
     }
-    super::hls_ladder::run_case(ctx, &source, &info, &mut result).await?;
+    if wanted("hls") {
+        super::hls_ladder::run_case(ctx, &source, &info, &mut result).await?;
+    }
     Ok(result)
 }
 

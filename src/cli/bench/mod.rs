@@ -35,6 +35,9 @@ pub struct BenchArgs {
     /// variant's median run by wall time (a shared machine drifts by 10-15% run to run).
     #[arg(long, default_value_t = 3)]
     rounds: u32,
+    /// Section 1's cases to run: one (one output), ladder (three MP4s), hls (an HLS ladder).
+    #[arg(long, value_delimiter = ',', default_value = "one,ladder,hls")]
+    media_cases: Vec<String>,
     /// Where generated sources and outputs are kept (sources are reused between runs).
     #[arg(long, default_value = "/tmp/transcoder-bench")]
     work_dir: PathBuf,
@@ -48,6 +51,8 @@ pub struct BenchContext {
     pub media_seconds: u32,
     /// Interleaved rounds of section 1's variants.
     pub rounds: u32,
+    /// Section 1's cases, by slug.
+    pub media_cases: Vec<String>,
     /// Generated sources; `file://` origins here are allowed by the bench's services.
     pub media_dir: PathBuf,
     /// Scratch space for outputs and service data dirs.
@@ -100,6 +105,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         quick: args.quick,
         media_seconds: if args.quick { 2 } else { args.media_seconds },
         rounds: if args.quick { 1 } else { args.rounds.max(1) },
+        media_cases: args.media_cases,
         media_dir: media_dir.canonicalize()?,
         scratch: args.work_dir.join("scratch"),
     };
