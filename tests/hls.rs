@@ -339,3 +339,112 @@ async fn hls_ladders_with_cmaf_and_ts_segments() {
     let _ = std::fs::remove_dir_all(&out_dir);
     app.shutdown().await;
 }
+
+/// H.265 ladders, CMAF and TS: the master names HEVC in CODECS, a segment holds hevc, and
+/// ffmpeg decodes the whole ladder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hevc_ladders_play() {
+    let clip = tokio::task::spawn_blocking(clip_8s_720p).await.unwrap();
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut client = app.client.clone();
+    let mut outputs = Vec::new();
+    for format in ["fmp4", "ts"] {
+        let profile = pb::Profile {
+            description: format!("hevc ladder {format}"),
+            container: "hls".into(),
+            video: Some(pb::VideoSettings {
+                codec: "h265".into(),
+                speed: "fastest".into(),
+                ..Default::default()
+            }),
+            audio: Some(pb::AudioSettings {
+                codec: "aac".into(),
+                bitrate_kbps: 96,
+                channels: 2,
+                sample_rate: 48_000,
+            }),
+            streaming: Some(pb::StreamingSettings {
+                segment_seconds: 4.0,
+                segment_format: format.into(),
+                rungs: vec![
+                    pb::LadderRung {
+                        width: 640,
+                        height: 360,
+                        bitrate_kbps: 600,
+                    },
+                    pb::LadderRung {
+                        width: 320,
+                        height: 180,
+                        bitrate_kbps: 200,
+                    },
+                ],
+            }),
+            ..Default::default()
+        };
+        let saved = common::create_profile(&mut client, profile).await.unwrap();
+        outputs.push(pb::OutputSpec {
+            filename: format!("hevc-{format}.m3u8"),
+            profile: Some(pb::output_spec::Profile::ProfileId(saved.id)),
+            ..Default::default()
+        });
+    }
+    let out_dir = media_dir().join(format!("hls-hevc-{}", uuid::Uuid::now_v7()));
+    let mut order = common::order(&clip, outputs);
+    order.destinations = vec![pb::Destination {
+        uri: common::file_uri(&out_dir),
+        ..Default::default()
+    }];
+    let job = app.submit(order).await.unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(300), app.finish(&job.id))
+        .await
+        .expect("the job finishes within 300 s");
+    assert_eq!(
+        done.state,
+        pb::JobState::Succeeded as i32,
+        "{:?}",
+        done.error
+    );
+    for result in &done.outputs {
+        let master_path = out_dir.join(&result.filename);
+        let master = read_master(&master_path);
+        assert_eq!(master.variants.len(), 2, "{}", result.filename);
+        for variant in &master.variants {
+            let codecs = variant.codecs.clone().unwrap_or_default().to_lowercase();
+            assert!(
+                codecs.starts_with("hvc1") || codecs.starts_with("hev1"),
+                "{codecs}"
+            );
+        }
+        assert_eq!(
+            result.renditions[0].encoded.as_ref().unwrap().video_codec,
+            "hevc"
+        );
+        assert_eq!(
+            result.renditions[0].media.as_ref().unwrap().video_codec,
+            "hevc",
+            "the rung's probe"
+        );
+        let master_arg = master_path.to_string_lossy().into_owned();
+        let (ok, _, stderr) = run(
+            "ffmpeg",
+            &[
+                "-v",
+                "error",
+                "-i",
+                &master_arg,
+                "-map",
+                "0",
+                "-f",
+                "null",
+                "-",
+            ],
+        );
+        assert!(
+            ok && stderr.trim().is_empty(),
+            "{}: {stderr}",
+            result.filename
+        );
+    }
+    let _ = std::fs::remove_dir_all(&out_dir);
+    app.shutdown().await;
+}
