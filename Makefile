@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/transcoder-target
 
-.PHONY: deps build demo test lint fmt serve postgres bench bench-quick
+.PHONY: deps build demo test lint fmt serve postgres bench bench-quick fuzz
 
 deps:
 	./scripts/install-system-deps.sh
@@ -41,6 +41,11 @@ bench: deps postgres
 # Its figures mean nothing; the report goes to /tmp/transcoder-bench/benchmarks-quick.md.
 bench-quick: deps postgres build
 	$(BIN) bench --quick
+
+# Runs every cargo-fuzz target for FUZZ_SECONDS (default 60) on its checked-in corpus:
+# order validation, both REST dialect parsers, and probe result -> plan.
+fuzz: deps
+	./scripts/fuzz.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -106,6 +106,13 @@ pub struct S3Settings {
     pub upload_concurrency: usize,
     /// Attempts per request, with backoff, on throttling and 5xx answers.
     pub max_attempts: u32,
+    /// Longest wait for a connection to the store.
+    pub connect_timeout_seconds: u64,
+    /// Longest wait for the next bytes of an answer.
+    pub read_timeout_seconds: u64,
+    /// Longest one request may take, its retries included (a download's body is paced
+    /// by `limits.origin_*` instead).
+    pub operation_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -195,7 +202,20 @@ pub struct Limits {
     pub max_outputs: usize,
     pub max_source_bytes: u64,
     pub max_duration_seconds: f64,
+    /// Width x height of the source's video, at most.
     pub max_pixels: u64,
+    /// Streams (video, audio, subtitles, data) in the source, at most.
+    pub max_streams: u32,
+    /// A job must end within `floor + factor x the source's duration`, counted from the
+    /// start of its attempt; past it the job fails with TIMEOUT, not retried.
+    pub job_deadline_factor: f64,
+    pub job_deadline_floor_seconds: u64,
+    /// Downloading a remote source (HTTP or S3) takes at most this long.
+    pub origin_deadline_seconds: u64,
+    /// A download slower than this, averaged over each `origin_rate_window_seconds`, is
+    /// cut off (TIMEOUT, retried): a trickling origin cannot hold a worker for hours.
+    pub origin_min_bytes_per_second: u64,
+    pub origin_rate_window_seconds: u64,
     /// A pipeline that makes no progress for this long is stopped.
     pub stall_timeout_seconds: u64,
     pub probe_timeout_seconds: u64,
@@ -239,6 +259,12 @@ impl Default for Settings {
                 max_source_bytes: 20 * 1024 * 1024 * 1024,
                 max_duration_seconds: 6.0 * 3600.0,
                 max_pixels: 4096 * 2304,
+                max_streams: 32,
+                job_deadline_factor: 10.0,
+                job_deadline_floor_seconds: 600,
+                origin_deadline_seconds: 4 * 3600,
+                origin_min_bytes_per_second: 32 * 1024,
+                origin_rate_window_seconds: 30,
                 stall_timeout_seconds: 60,
                 probe_timeout_seconds: 30,
                 progress_interval_ms: 500,
@@ -260,6 +286,9 @@ impl Default for Settings {
                 part_size_bytes: 16 * 1024 * 1024,
                 upload_concurrency: 4,
                 max_attempts: 5,
+                connect_timeout_seconds: 10,
+                read_timeout_seconds: 60,
+                operation_timeout_seconds: 900,
             },
             smtp: SmtpSettings {
                 url: None,

@@ -16,6 +16,9 @@ pub struct MediaInfo {
     pub mime_type: String,
     pub video: Option<VideoStreamInfo>,
     pub audio: Option<AudioStreamInfo>,
+    /// Every stream in the file (video, audio, subtitles, data), not only the two above.
+    #[serde(default)]
+    pub stream_count: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

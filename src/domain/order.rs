@@ -9,11 +9,13 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use url::Url;
 
+mod caps;
 mod destinations;
 mod location;
 mod storyboard;
 mod thumbnail;
 
+pub use caps::{MAX_EMAIL_CHARS, MAX_LABEL_CHARS, MAX_URI_CHARS};
 pub use destinations::{S3_CANNED_ACLS, S3_STORAGE_CLASSES};
 use destinations::{check_location_allowed, validate_destinations};
 pub use location::{Location, is_under_roots};
@@ -198,6 +200,7 @@ impl OrderRequest {
         };
 
         let origin_location = match Location::parse(&self.origin) {
+            _ if caps::too_long(&self.origin, MAX_URI_CHARS, "order.origin", &mut bad) => None,
             Ok(loc) => {
                 check_location_allowed(&loc, policy, "order.origin", &mut bad, true);
                 Some(loc)
@@ -333,8 +336,17 @@ fn validate_notifications(
     }
     let mut out = Vec::new();
     for (i, n) in raw.into_iter().enumerate() {
+        if let NotificationRequest::Webhook(url) | NotificationRequest::Postback(url) = &n
+            && caps::too_long(url, MAX_URI_CHARS, &notification_url_field(&n, i), bad)
+        {
+            continue;
+        }
         match n {
             NotificationRequest::Email(email) => {
+                let field = format!("order.notifications[{i}].email");
+                if caps::too_long(&email, MAX_EMAIL_CHARS, &field, bad) {
+                    continue;
+                }
                 let e = email.trim();
                 let valid = e.split_once('@').is_some_and(|(user, host)| {
                     !user.is_empty() && host.contains('.') && !e.contains(char::is_whitespace)
@@ -371,6 +383,14 @@ fn validate_notifications(
     out
 }
 
+fn notification_url_field(n: &NotificationRequest, i: usize) -> String {
+    let name = match n {
+        NotificationRequest::Postback(_) => "postback_url",
+        _ => "webhook_url",
+    };
+    format!("order.notifications[{i}].{name}")
+}
+
 /// `raw` as a normalised http(s) URL that names a host; whether the host may be reached
 /// is the egress guard's call at delivery.
 fn http_url(raw: &str) -> Option<String> {
@@ -402,6 +422,10 @@ fn validate_outputs(
         let mut ok = true;
         if let Some(problem) = filename_problem(&o.filename) {
             bad.add(format!("order.outputs[{i}].filename"), problem);
+            ok = false;
+        }
+        let label_field = format!("order.outputs[{i}].label");
+        if caps::too_long(&o.label, MAX_LABEL_CHARS, &label_field, bad) {
             ok = false;
         }
         let label = if o.label.trim().is_empty() {

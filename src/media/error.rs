@@ -39,12 +39,38 @@ impl MediaError {
     }
 }
 
+/// Retries are for causes outside the file. A source that stalls the pipeline, fails to
+/// decode or breaks a limit would do the same on every attempt, so those fail on the
+/// first. Our own side's failures (I/O, an encoder that could not start) may pass and
+/// are retried, and so is a probe that timed out: Discoverer has been seen to time out
+/// on a small broken file under load that it refuses at once on the next try.
 impl From<MediaError> for Error {
     fn from(e: MediaError) -> Self {
-        let retryable = matches!(
-            e,
-            MediaError::Timeout(..) | MediaError::Stalled(_) | MediaError::System(_)
-        );
+        let retryable = matches!(e, MediaError::System(_) | MediaError::Timeout(..));
         Error::new(e.code(), e.to_string()).retryable(retryable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_failures_are_retried() {
+        let final_on_first: [MediaError; 5] = [
+            MediaError::Stalled(60),
+            MediaError::InvalidMedia("bad".into()),
+            MediaError::Unsupported("no video".into()),
+            MediaError::MissingElement("x264enc".into()),
+            MediaError::Canceled,
+        ];
+        for e in final_on_first {
+            let error = Error::from(e.clone());
+            assert!(!error.retryable, "{e:?}");
+        }
+        let stalled = Error::from(MediaError::Stalled(60));
+        assert_eq!(stalled.code, ErrorCode::Timeout);
+        assert!(Error::from(MediaError::System("disk full".into())).retryable);
+        assert!(Error::from(MediaError::Timeout("probing the source".into(), 30)).retryable);
     }
 }

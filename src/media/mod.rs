@@ -19,6 +19,7 @@ pub mod sizing;
 pub mod storyboard;
 pub mod testclip;
 pub mod thumbnail;
+mod video_prep;
 
 pub use error::MediaError;
 

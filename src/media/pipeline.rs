@@ -1,10 +1,11 @@
-//! Builds one pipeline per job: filesrc -> decodebin -> tee per stream -> one branch per
-//! rendition (queue -> convert/scale[/rate] -> encoder -> parser -> muxer -> filesink, or
-//! a segmenting sink for a ladder's rung). Renditions cascade: a smaller one scales from
-//! a larger one's scaled frames (plan.rs).
+//! Builds one pipeline per job: filesrc -> decodebin -> (video: deinterlace, turn
+//! upright) -> tee per stream -> one branch per rendition (queue -> convert/scale[/rate]
+//! -> encoder -> parser -> muxer -> filesink, or a segmenting sink for a ladder's rung).
+//! Renditions cascade: a smaller one scales from a larger one's scaled frames (plan.rs).
 
 use super::encoders::muxer;
 use super::plan::{AudioPlan, Rendition, Sink, VideoPlan, is_scale_source};
+use super::video_prep::video_prep;
 use super::{MediaError, make, segments};
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -215,6 +216,15 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
     for tee in video_tee.iter().chain(audio_tee.iter()) {
         pipeline.add(tee).map_err(sys)?;
     }
+    let video_input = match &video_tee {
+        Some(tee) => {
+            let prep = video_prep(is_gif(source))?;
+            add_and_link(&pipeline, &prep)?;
+            prep[prep.len() - 1].link(tee).map_err(sys)?;
+            Some(prep[0].clone())
+        }
+        None => None,
+    };
 
     let mut progress = Vec::new();
     // A tee after the scaler of every rendition that others cascade from (plan.rs).
@@ -274,12 +284,21 @@ pub fn build(source: &Path, renditions: &[Rendition]) -> Result<BuiltPipeline, M
         progress.push(counter);
     }
 
-    connect_decoded_pads(&pipeline, &decode, video_tee, audio_tee);
+    connect_decoded_pads(&pipeline, &decode, video_input, audio_tee);
     Ok(BuiltPipeline {
         pipeline,
         decode_side: vec![src, decode],
         progress,
     })
+}
+
+/// Whether the file starts like a GIF: GStreamer reads those with libav's demuxer, which
+/// never ends on its own (`video_prep`).
+fn is_gif(source: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(source)
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut magic))
+        .is_ok_and(|()| &magic == b"GIF8")
 }
 
 /// Gives libav's decoders the job's thread budget (what each encoder gets) instead of
@@ -300,12 +319,13 @@ fn cap_decoder_threads(decode: &gst::Element, threads: u32) {
     });
 }
 
-/// Links the first decoded video and audio stream to their tees; every other stream
-/// goes to a fakesink so decodebin never stalls on an unlinked pad.
+/// Links the first decoded video stream to `video_input` (the start of `video_prep`) and
+/// the first audio stream to its tee; every other stream goes to a fakesink so decodebin
+/// never stalls on an unlinked pad.
 fn connect_decoded_pads(
     pipeline: &gst::Pipeline,
     decode: &gst::Element,
-    video_tee: Option<gst::Element>,
+    video_input: Option<gst::Element>,
     audio_tee: Option<gst::Element>,
 ) {
     // A weak reference: a strong one in the callback would keep the pipeline alive forever.
@@ -319,7 +339,7 @@ fn connect_decoded_pads(
             .and_then(|c| c.structure(0).map(|s| s.name().to_string()))
             .unwrap_or_default();
         let tee = if media.starts_with("video/") {
-            video_tee.as_ref()
+            video_input.as_ref()
         } else if media.starts_with("audio/") {
             audio_tee.as_ref()
         } else {

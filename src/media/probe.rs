@@ -73,7 +73,8 @@ pub fn probe_file(path: &Path, timeout_secs: u64) -> Result<MediaInfo, MediaErro
     let video = video_stream.map(|v| {
         let orientation = orientation_of(&v);
         let rotated = is_quarter_turn(orientation.as_deref());
-        let (width, height) = display_dimensions(v.width(), v.height(), orientation);
+        let pixel_aspect = (v.par().numer(), v.par().denom());
+        let (width, height) = display_dimensions(v.width(), v.height(), pixel_aspect, orientation);
         let caps = v.caps();
         VideoStreamInfo {
             codec: short_name(caps.as_ref()),
@@ -126,6 +127,10 @@ pub fn probe_file(path: &Path, timeout_secs: u64) -> Result<MediaInfo, MediaErro
         container_caps,
         video,
         audio,
+        // Containers are not streams; anything else (subtitles, data) counts.
+        stream_count: (info.stream_list().iter())
+            .filter(|s| !s.is::<pbutils::DiscovererContainerInfo>())
+            .count() as u32,
     })
 }
 
@@ -158,8 +163,22 @@ fn is_quarter_turn(orientation: Option<&str>) -> bool {
     )
 }
 
-/// Discoverer reports pre-rotation dimensions; a 90/270 degree rotation swaps them.
-pub fn display_dimensions(width: u32, height: u32, orientation: Option<String>) -> (u32, u32) {
+/// The picture's size as shown, from the stored size Discoverer reports: non-square
+/// pixels (`pixel_aspect`, numerator/denominator) stretch the width, as players do (720x480
+/// at 32/27 shows as 853x480), and a 90/270 degree rotation swaps the sides.
+pub fn display_dimensions(
+    width: u32,
+    height: u32,
+    (par_numer, par_denom): (i32, i32),
+    orientation: Option<String>,
+) -> (u32, u32) {
+    let width = match (u64::try_from(par_numer), u64::try_from(par_denom)) {
+        (Ok(n), Ok(d)) if n > 0 && d > 0 && n != d => {
+            let shown = (u64::from(width) * n + d / 2) / d;
+            u32::try_from(shown).unwrap_or(u32::MAX).max(1)
+        }
+        _ => width,
+    };
     if is_quarter_turn(orientation.as_deref()) {
         (height, width)
     } else {
@@ -192,15 +211,32 @@ mod tests {
 
     #[test]
     fn rotation_swaps_dimensions() {
+        let square = (1, 1);
         assert_eq!(
-            display_dimensions(1920, 1080, Some("rotate-90".into())),
+            display_dimensions(1920, 1080, square, Some("rotate-90".into())),
             (1080, 1920)
         );
         assert_eq!(
-            display_dimensions(1920, 1080, Some("rotate-180".into())),
+            display_dimensions(1920, 1080, square, Some("rotate-180".into())),
             (1920, 1080)
         );
-        assert_eq!(display_dimensions(1920, 1080, None), (1920, 1080));
+        assert_eq!(display_dimensions(1920, 1080, square, None), (1920, 1080));
+    }
+
+    #[test]
+    fn non_square_pixels_stretch_the_width() {
+        // NTSC widescreen DVD: 720x480 stored, shown 16:9.
+        assert_eq!(display_dimensions(720, 480, (32, 27), None), (853, 480));
+        // NTSC 4:3 DVD: narrow pixels.
+        assert_eq!(display_dimensions(720, 480, (8, 9), None), (640, 480));
+        // Stretched first, then turned.
+        assert_eq!(
+            display_dimensions(720, 480, (32, 27), Some("rotate-270".into())),
+            (480, 853)
+        );
+        // An unknown or broken ratio counts as square.
+        assert_eq!(display_dimensions(720, 480, (0, 1), None), (720, 480));
+        assert_eq!(display_dimensions(720, 480, (-4, 3), None), (720, 480));
     }
 
     #[test]

@@ -38,12 +38,31 @@ pub struct RunLimits {
     pub expected_duration: Duration,
 }
 
-/// Sets the pipeline to `Null` when dropped, so no path leaves it running.
-struct NullOnDrop(gst::Pipeline);
+/// Sets the pipeline to `Null` when dropped, so no path leaves it running; on a runtime
+/// the (blocking) change is made on the blocking pool, so that dropping a run (its job
+/// past its deadline) never blocks an async worker.
+struct NullOnDrop(Option<gst::Pipeline>);
+
+impl NullOnDrop {
+    /// The pipeline, for the caller to stop and wait for.
+    fn disarm(mut self) -> gst::Pipeline {
+        self.0.take().expect("armed until disarmed")
+    }
+}
 
 impl Drop for NullOnDrop {
     fn drop(&mut self) {
-        let _ = self.0.set_state(gst::State::Null);
+        let Some(pipeline) = self.0.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || pipeline.set_state(gst::State::Null));
+            }
+            Err(_) => {
+                let _ = pipeline.set_state(gst::State::Null);
+            }
+        }
     }
 }
 
@@ -76,7 +95,7 @@ pub async fn run(
     cancel: CancellationToken,
     mut on_progress: impl FnMut(ProgressSample),
 ) -> Result<ProgressSample, MediaError> {
-    let guard = NullOnDrop(built.pipeline.clone());
+    let guard = NullOnDrop(Some(built.pipeline.clone()));
     let bus = built.pipeline.bus().expect("a pipeline has a bus");
     let mut messages = bus.stream();
     let pipeline = built.pipeline.clone();
@@ -122,8 +141,10 @@ pub async fn run(
         }
     };
 
-    // Null blocks while streaming threads stop; keep that off the async workers.
-    tokio::task::spawn_blocking(move || drop(guard))
+    // Null blocks while streaming threads stop; keep that off the async workers, and
+    // wait for it so the outputs are closed before anyone reads them.
+    let pipeline = guard.disarm();
+    let _ = tokio::task::spawn_blocking(move || pipeline.set_state(gst::State::Null))
         .await
         .map_err(|e| MediaError::System(e.to_string()))?;
     outcome?;
@@ -149,6 +170,34 @@ pub fn check_not_truncated(reached: Duration, expected: Duration) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real pipeline whose source never produces: the watchdog ends it as stalled.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_pipeline_that_makes_no_progress_is_stopped_as_stalled() {
+        crate::media::init().unwrap();
+        let pipeline = gst::parse::launch("appsrc is-live=true ! fakesink")
+            .unwrap()
+            .downcast::<gst::Pipeline>()
+            .unwrap();
+        let built = BuiltPipeline {
+            pipeline: pipeline.clone(),
+            decode_side: Vec::new(),
+            progress: vec![Default::default()],
+        };
+        let limits = RunLimits {
+            progress_interval: Duration::from_millis(50),
+            stall_timeout: Duration::from_secs(1),
+            expected_duration: Duration::from_secs(5),
+        };
+        let started = Instant::now();
+        let run = run(built, limits, CancellationToken::new(), |_| {});
+        let outcome = tokio::time::timeout(Duration::from_secs(20), run)
+            .await
+            .expect("the watchdog fires within its timeout");
+        assert_eq!(outcome.unwrap_err(), MediaError::Stalled(1));
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert_eq!(pipeline.current_state(), gst::State::Null);
+    }
 
     #[test]
     fn truncation_is_detected_beyond_tolerance() {

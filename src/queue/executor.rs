@@ -1,9 +1,10 @@
 //! Runs one claimed job through its phases: fetch, probe, transcode, deliver.
 
 use super::WorkerDeps;
+use super::deliver::{self, Delivered};
 use super::lease::Lease;
-use super::progress;
 use super::written::{self, WrittenOutput, probe_blocking};
+use super::{deadline, limits, progress};
 use crate::domain::{
     Billing, EventKind, Job, JobState, MediaInfo, OutputState, Phase, ProgressTick,
 };
@@ -13,9 +14,10 @@ use crate::media::runner::{ProgressSample, RunLimits};
 use crate::media::thumbnail::{self, ThumbnailPlan};
 use crate::media::{exiftool, pipeline, runner};
 use crate::notify;
-use crate::storage::{Transfer, WorkDir, destination, origin};
+use crate::storage::{Transfer, WorkDir, origin};
 use std::path::Path;
 use std::time::Duration;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Runs `job` to a terminal state, or hands it back to the queue on shutdown or a
@@ -27,14 +29,20 @@ pub async fn execute(deps: &WorkerDeps, mut job: Job, owner: &str, shutdown: &Ca
     let _heartbeat = lease.heartbeat(&job, cancel.clone());
     let max_attempts = deps.settings.workers.max_attempts;
 
+    let mut delivered = Delivered::default();
     let outcome = if job.attempts > max_attempts {
         Err(Error::new(
             ErrorCode::Internal,
             format!("gave up after {max_attempts} attempts"),
         ))
     } else {
-        run_phases(&lease, &mut job, &cancel).await
+        run_phases(&lease, &mut job, &cancel, &mut delivered).await
     };
+    // What a failed attempt delivered is withdrawn (a retry delivers it again). A lost
+    // lease means another worker runs the job and writes the same names: leave them.
+    if outcome.is_err() && !lease.is_lost() {
+        delivered.withdraw(&deps.storage, &mut job).await;
+    }
 
     let result = match outcome {
         _ if lease.is_lost() => return,
@@ -141,22 +149,45 @@ async fn enter_phase(lease: &Lease<'_>, job: &mut Job, phase: Phase) -> Result<(
     lease.record(job, event, false).await
 }
 
+/// One attempt: the work dir lives as long as it and is removed off the runtime however
+/// it ends (it may hold gigabytes).
 async fn run_phases(
     lease: &Lease<'_>,
     job: &mut Job,
     cancel: &CancellationToken,
+    delivered: &mut Delivered,
 ) -> Result<(), Error> {
-    let settings = &lease.deps.settings;
-    let storage = &lease.deps.storage;
+    let started = Instant::now();
     job.started_at.get_or_insert_with(chrono::Utc::now);
     job.error = None;
 
     enter_phase(lease, job, Phase::Downloading).await?;
-    let work = WorkDir::create(&settings.data_dir.join("work"), &job.id.to_string())
+    let work_base = lease.deps.settings.data_dir.join("work");
+    let work = WorkDir::create(&work_base, &job.id.to_string())
+        .await
         .map_err(|e| Error::internal(format!("creating the work dir: {e}")))?;
+    let result = fetch_and_produce(lease, job, work.path(), started, cancel, delivered).await;
+    if let Err(e) = work.remove().await {
+        tracing::warn!(error = %e, "removing the work dir failed");
+    }
+    result
+}
+
+/// Fetches and probes the source, checks its limits before anything is decoded, then
+/// produces and delivers within the job's deadline (counted from `started`, sized by the
+/// source's duration).
+async fn fetch_and_produce(
+    lease: &Lease<'_>,
+    job: &mut Job,
+    work_path: &Path,
+    started: Instant,
+    cancel: &CancellationToken,
+    delivered: &mut Delivered,
+) -> Result<(), Error> {
+    let settings = &lease.deps.settings;
+    let storage = &lease.deps.storage;
+    let limits = &settings.limits;
     let (origin, location) = (job.order.origin.clone(), job.order.origin_location.clone());
-    let max_bytes = settings.limits.max_source_bytes;
-    let work_path = work.path().to_owned();
     let source = tracked(
         lease,
         job,
@@ -164,36 +195,53 @@ async fn run_phases(
         "",
         (0.0, 1.0),
         |transfer| async move {
-            origin::fetch(
-                storage, &origin, &location, &work_path, max_bytes, &transfer,
-            )
-            .await
+            origin::fetch(storage, &origin, &location, work_path, limits, &transfer).await
         },
     )
     .await?;
 
     enter_phase(lease, job, Phase::Probing).await?;
-    let info = probe_blocking(&source, settings.limits.probe_timeout_seconds).await?;
-    check_limits(&info, &settings.limits)?;
+    let info = probe_blocking(&source, limits.probe_timeout_seconds).await?;
+    limits::check_source(&info, limits)?;
     job.source = Some(info.clone());
 
+    let budget = limits::job_budget(info.duration_seconds, limits);
+    let passed = || limits::deadline_passed(budget, info.duration_seconds, limits);
+    let (source, info) = (&source, &info);
+    deadline::within(started.checked_add(budget), cancel, passed, |token| {
+        async move { produce(lease, job, work_path, source, info, &token, delivered).await }
+    })
+    .await
+}
+
+async fn produce(
+    lease: &Lease<'_>,
+    job: &mut Job,
+    work_path: &Path,
+    source: &Path,
+    info: &MediaInfo,
+    cancel: &CancellationToken,
+    delivered: &mut Delivered,
+) -> Result<(), Error> {
+    let settings = &lease.deps.settings;
     enter_phase(lease, job, Phase::Transcoding).await?;
-    let outputs_dir = work.path().join("outputs");
-    std::fs::create_dir_all(&outputs_dir)
+    let outputs_dir = work_path.join("outputs");
+    tokio::fs::create_dir_all(&outputs_dir)
+        .await
         .map_err(|e| Error::internal(format!("creating the work dir: {e}")))?;
     let plan = plan_outputs(
         &job.order.outputs,
-        &info,
+        info,
         &outputs_dir,
         settings.encoder_threads(),
     )?;
     // Planned before transcoding, so a source without video fails before the work.
-    let thumbnails = thumbnail::plan_thumbnails(&job.order.thumbnails, &info, &outputs_dir)?;
-    let storyboards = super::storyboards::plan(job, &info, &outputs_dir)?;
+    let thumbnails = thumbnail::plan_thumbnails(&job.order.thumbnails, info, &outputs_dir)?;
+    let storyboards = super::storyboards::plan(job, info, &outputs_dir)?;
     for output in &mut job.outputs {
         output.state = OutputState::Running;
     }
-    transcode(lease, job, &source, &plan, &info, cancel).await?;
+    transcode(lease, job, source, &plan, info, cancel).await?;
     let filenames: Vec<String> = job
         .order
         .outputs
@@ -204,14 +252,14 @@ async fn run_phases(
         written::collect(&plan, &filenames, settings.limits.probe_timeout_seconds).await?;
     describe_for_postback(job, &results).await?;
     let timeout = Duration::from_secs(settings.limits.probe_timeout_seconds);
-    extract_thumbnails(job, &source, &thumbnails, timeout, cancel).await?;
+    extract_thumbnails(job, source, &thumbnails, timeout, cancel).await?;
     let per_tile = Duration::from_secs(settings.limits.stall_timeout_seconds);
-    super::storyboards::extract(job, &source, &storyboards, per_tile, cancel).await?;
+    super::storyboards::extract(job, source, &storyboards, per_tile, cancel).await?;
 
     enter_phase(lease, job, Phase::Uploading).await?;
-    deliver_outputs(lease, job, results).await?;
-    deliver_thumbnails(lease, job, &thumbnails).await?;
-    super::storyboards::deliver(lease, job, &storyboards).await?;
+    deliver::outputs(lease, job, results, delivered).await?;
+    deliver::thumbnails(lease, job, &thumbnails, delivered).await?;
+    super::storyboards::deliver(lease, job, &storyboards, delivered).await?;
     if !job.order.notifications.is_empty() {
         enter_phase(lease, job, Phase::Notifying).await?;
     }
@@ -219,7 +267,7 @@ async fn run_phases(
 }
 
 /// Runs a transfer while turning its progress into ticks over `span` of `phase`.
-async fn tracked<T, Fut>(
+pub(super) async fn tracked<T, Fut>(
     lease: &Lease<'_>,
     job: &mut Job,
     phase: Phase,
@@ -307,65 +355,6 @@ async fn transcode(
     reported
 }
 
-/// Every output goes to every destination (a ladder's whole tree); an output is finished
-/// once all have it.
-async fn deliver_outputs(
-    lease: &Lease<'_>,
-    job: &mut Job,
-    results: Vec<WrittenOutput>,
-) -> Result<(), Error> {
-    let destinations = job.order.destinations.clone();
-    let files: usize = results.iter().map(|w| w.files.len()).sum();
-    let steps = (files * destinations.len()).max(1) as f64;
-    let mut step = 0.0;
-    for written in results {
-        let label = job.outputs[written.index].label.clone();
-        let mut urls = Vec::new();
-        let mut renditions = written.renditions;
-        for rendition in &mut renditions {
-            rendition.0.urls.clear();
-        }
-        for dest in &destinations {
-            for (path, key) in &written.files {
-                let span = (step / steps, (step + 1.0) / steps);
-                let storage = &lease.deps.storage;
-                let url = tracked(
-                    lease,
-                    job,
-                    Phase::Uploading,
-                    &label,
-                    span,
-                    |transfer| async move {
-                        destination::deliver(storage, path, key, dest, &transfer).await
-                    },
-                )
-                .await?;
-                if *key == written.main_key {
-                    urls.push(url.clone());
-                }
-                for (rendition, playlist_key) in &mut renditions {
-                    if playlist_key == key {
-                        rendition.urls.push(url.clone());
-                    }
-                }
-                step += 1.0;
-            }
-        }
-        let output = &mut job.outputs[written.index];
-        output.urls = urls;
-        output.media = Some(written.media);
-        output.encoded = Some(written.encoded);
-        output.renditions = renditions.into_iter().map(|(r, _)| r).collect();
-        output.percent = 100.0;
-        output.state = OutputState::Succeeded;
-        let finished = output.clone();
-        lease
-            .record(job, EventKind::OutputFinished(Box::new(finished)), false)
-            .await?;
-    }
-    Ok(())
-}
-
 /// Writes every thumbnail from the local source, one small pipeline each. Shutdown
 /// stops the job between and during extractions (a pipeline already running ends at its
 /// own deadline; the job does not wait for it).
@@ -391,44 +380,6 @@ async fn extract_thumbnails(
     Ok(())
 }
 
-/// Every thumbnail goes to every destination, like outputs (`prefix + filename`); each is
-/// finished once all have it. Thumbnails are small: their uploads add no progress slice.
-async fn deliver_thumbnails(
-    lease: &Lease<'_>,
-    job: &mut Job,
-    plans: &[ThumbnailPlan],
-) -> Result<(), Error> {
-    let destinations = job.order.destinations.clone();
-    for (i, plan) in plans.iter().enumerate() {
-        let filename = job.thumbnails[i].filename.clone();
-        let mut urls = Vec::new();
-        for dest in &destinations {
-            let storage = &lease.deps.storage;
-            let (path, filename) = (&plan.path, &filename);
-            let url = tracked(
-                lease,
-                job,
-                Phase::Uploading,
-                &plan.label,
-                (1.0, 1.0),
-                |transfer| async move {
-                    destination::deliver(storage, path, filename, dest, &transfer).await
-                },
-            )
-            .await?;
-            urls.push(url);
-        }
-        let thumb = &mut job.thumbnails[i];
-        thumb.urls = urls;
-        thumb.state = OutputState::Succeeded;
-        let finished = thumb.clone();
-        lease
-            .record(job, EventKind::ThumbnailFinished(Box::new(finished)), false)
-            .await?;
-    }
-    Ok(())
-}
-
 /// When the order asks for a postback, reads each written file's metadata with exiftool
 /// (the postback's `meta`) before it is uploaded. A missing exiftool fails the job with
 /// MISSING_PLUGIN: the client asked for metadata the server cannot give.
@@ -440,31 +391,6 @@ async fn describe_for_postback(job: &mut Job, results: &[WrittenOutput]) -> Resu
         // A ladder is described by its master playlist's top rung's first file.
         if let Some((path, _)) = written.files.first() {
             job.outputs[written.index].file_metadata = exiftool::read_metadata(path).await?;
-        }
-    }
-    Ok(())
-}
-
-fn check_limits(info: &MediaInfo, limits: &crate::config::Limits) -> Result<(), Error> {
-    if info.duration_seconds > limits.max_duration_seconds {
-        return Err(Error::new(
-            ErrorCode::LimitExceeded,
-            format!(
-                "the source lasts {:.0} s; the limit is {:.0} s",
-                info.duration_seconds, limits.max_duration_seconds
-            ),
-        ));
-    }
-    if let Some(v) = &info.video {
-        let pixels = v.width as u64 * v.height as u64;
-        if pixels > limits.max_pixels {
-            return Err(Error::new(
-                ErrorCode::LimitExceeded,
-                format!(
-                    "the source is {}x{}; the limit is {} pixels per frame",
-                    v.width, v.height, limits.max_pixels
-                ),
-            ));
         }
     }
     Ok(())

@@ -1,8 +1,11 @@
 //! The worker pool: claims queued jobs (highest priority, then oldest) on a lease,
 //! heartbeats it, and runs them through the executor.
 
+mod deadline;
+mod deliver;
 mod executor;
 mod lease;
+mod limits;
 mod progress;
 mod storyboards;
 mod written;

@@ -68,6 +68,7 @@ pub async fn deliver(
     lease: &Lease<'_>,
     job: &mut Job,
     plans: &[StoryboardPlan],
+    delivered: &mut super::deliver::Delivered,
 ) -> Result<(), Error> {
     let destinations = job.order.destinations.clone();
     let storage = &lease.deps.storage;
@@ -76,19 +77,15 @@ pub async fn deliver(
         let vtt_name = job.storyboards[i].filename.clone();
         let (mut urls, mut sprite_urls) = (Vec::new(), Vec::new());
         for dest in &destinations {
-            sprite_urls.push(
-                destination::deliver(
-                    storage,
-                    &plan.sprite_path,
-                    &plan.sprite_filename,
-                    dest,
-                    &quiet,
-                )
-                .await?,
-            );
-            urls.push(
-                destination::deliver(storage, &plan.vtt_path, &vtt_name, dest, &quiet).await?,
-            );
+            let sprite = &plan.sprite_filename;
+            let sprite_url =
+                destination::deliver(storage, &plan.sprite_path, sprite, dest, &quiet).await?;
+            delivered.record(&sprite_url);
+            sprite_urls.push(sprite_url);
+            let url =
+                destination::deliver(storage, &plan.vtt_path, &vtt_name, dest, &quiet).await?;
+            delivered.record(&url);
+            urls.push(url);
         }
         let board = &mut job.storyboards[i];
         board.urls = urls;

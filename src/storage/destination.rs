@@ -85,6 +85,72 @@ pub async fn deliver(
     }
 }
 
+/// Withdraws a file this job delivered (its URL as [`deliver`] returned it), because the
+/// job failed: nothing half-done stays presented as done. A file already gone is fine.
+#[tracing::instrument(skip_all, fields(url))]
+pub async fn withdraw(storage: &Storage, url: &str) -> Result<(), Error> {
+    let failed = |cause: String| {
+        Error::new(
+            ErrorCode::DestinationFailed,
+            format!("withdrawing {url}: {cause}"),
+        )
+    };
+    // `deliver` writes S3 URLs unencoded (`s3://bucket/out dir/a.mp4`): split, not parse.
+    if let Some((bucket, key)) = url.strip_prefix("s3://").and_then(|r| r.split_once('/')) {
+        return storage.s3.delete(bucket, key).await.map_err(failed);
+    }
+    match Location::parse(url).map_err(failed)? {
+        Location::File { path } => {
+            // Only what lies under the roots, the directory's symlinks resolved, is ours
+            // to remove; the file itself is unlinked, never what it may point to.
+            let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+                return Err(failed("names no file".into()));
+            };
+            let dir = match tokio::fs::canonicalize(dir).await {
+                Ok(dir) => dir,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(failed(e.to_string())),
+            };
+            if !storage.roots.contains_resolved(&dir) {
+                return Err(failed("resolves outside the allowed directories".into()));
+            }
+            match tokio::fs::remove_file(dir.join(name)).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(failed(e.to_string())),
+                _ => Ok(()),
+            }
+        }
+        Location::S3 { .. } | Location::Http { .. } => {
+            Err(failed("not a delivered file's URL".into()))
+        }
+    }
+}
+
+/// A temp file that is removed unless kept: a delivery stopped half-way (its job past
+/// its deadline, say) leaves no partial file behind.
+struct PartialFile(Option<PathBuf>);
+
+impl PartialFile {
+    fn kept(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        let Some(path) = self.0.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || std::fs::remove_file(path));
+            }
+            Err(_) => {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
 /// Local destinations are written atomically: a temp file, fsync, then rename, so a
 /// reader never sees a half-written output under its final name.
 async fn deliver_local(
@@ -115,15 +181,16 @@ async fn deliver_local(
     };
     let final_path = dir.join(filename);
     let temp_path = dir.join(format!(".{filename}.partial-{}", uuid::Uuid::now_v7()));
+    let partial = PartialFile(Some(temp_path.clone()));
     let copy = async {
         tokio::fs::copy(file, &temp_path).await?;
         tokio::fs::File::open(&temp_path).await?.sync_all().await?;
         tokio::fs::rename(&temp_path, &final_path).await
     };
-    if let Err(e) = copy.await {
-        let _ = tokio::fs::remove_file(&temp_path).await;
-        return Err(format!("writing {}: {e}", final_path.display()));
-    }
+    // On failure the partial file is removed as it drops.
+    copy.await
+        .map_err(|e| format!("writing {}: {e}", final_path.display()))?;
+    partial.kept();
     Ok(final_path)
 }
 

@@ -3,6 +3,7 @@
 pub mod destination;
 mod http_origin;
 pub mod origin;
+mod pace;
 pub mod s3;
 pub mod s3_url;
 mod source_file;
@@ -66,27 +67,79 @@ impl FileRoots {
     }
 }
 
-/// A job's scratch directory, removed when dropped.
-pub struct WorkDir(PathBuf);
+/// A job's scratch directory. [`WorkDir::remove`] deletes it on the blocking pool; one
+/// dropped without it (a panic) is deleted there too, without waiting.
+pub struct WorkDir(Option<PathBuf>);
+
+fn joined(e: tokio::task::JoinError) -> std::io::Error {
+    std::io::Error::other(e)
+}
 
 impl WorkDir {
-    pub fn create(base: &Path, name: &str) -> std::io::Result<Self> {
+    /// Creates `base/name` on the blocking pool, emptied first if an earlier attempt
+    /// that crashed left it behind (it may hold gigabytes).
+    pub async fn create(base: &Path, name: &str) -> std::io::Result<Self> {
         let path = base.join(name);
-        if path.exists() {
-            // Left by an earlier attempt that crashed: start clean.
-            std::fs::remove_dir_all(&path)?;
-        }
-        std::fs::create_dir_all(&path)?;
-        Ok(Self(path))
+        let made = path.clone();
+        tokio::task::spawn_blocking(move || {
+            if made.exists() {
+                std::fs::remove_dir_all(&made)?;
+            }
+            std::fs::create_dir_all(&made)
+        })
+        .await
+        .map_err(joined)??;
+        Ok(Self(Some(path)))
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0
+            .as_deref()
+            .expect("a work dir has a path until it is removed")
+    }
+
+    /// Deletes the directory and everything in it, and waits until it is gone.
+    pub async fn remove(mut self) -> std::io::Result<()> {
+        let Some(path) = self.0.take() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || std::fs::remove_dir_all(path))
+            .await
+            .map_err(joined)?
     }
 }
 
 impl Drop for WorkDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let Some(path) = self.0.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn_blocking(move || std::fs::remove_dir_all(path));
+            }
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_work_dir_starts_clean_and_is_removed_whole() {
+        let base = tempfile::tempdir().unwrap();
+        let stale = base.path().join("job").join("left-over");
+        std::fs::create_dir_all(&stale).unwrap();
+        let work = WorkDir::create(base.path(), "job").await.unwrap();
+        assert!(!stale.exists(), "an earlier attempt's files are gone");
+        std::fs::create_dir_all(work.path().join("outputs/v")).unwrap();
+        std::fs::write(work.path().join("outputs/v/a.ts"), b"data").unwrap();
+        let path = work.path().to_owned();
+        work.remove().await.unwrap();
+        assert!(!path.exists());
     }
 }

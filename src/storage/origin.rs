@@ -3,6 +3,7 @@
 //! file (a playlist, a reference) can make it reach the network or other local files.
 
 use super::{Storage, Transfer, http_origin};
+use crate::config::Limits;
 use crate::domain::order::Location;
 use crate::error::{Error, ErrorCode};
 use std::path::{Path, PathBuf};
@@ -15,20 +16,20 @@ pub async fn fetch(
     origin: &str,
     location: &Location,
     work_dir: &Path,
-    max_bytes: u64,
+    limits: &Limits,
     progress: &Transfer,
 ) -> Result<PathBuf, Error> {
     let downloaded = work_dir.join("source");
     match location {
-        Location::File { path } => local(storage, origin, path, max_bytes).await,
+        Location::File { path } => local(storage, origin, path, limits.max_source_bytes).await,
         Location::Http { .. } => {
-            http_origin::download(&storage.http, origin, &downloaded, max_bytes, progress).await?;
+            http_origin::download(&storage.http, origin, &downloaded, limits, progress).await?;
             Ok(downloaded)
         }
         Location::S3 { bucket, key } => {
             storage
                 .s3
-                .download(origin, bucket, key, &downloaded, max_bytes, progress)
+                .download(origin, bucket, key, &downloaded, limits, progress)
                 .await?;
             Ok(downloaded)
         }

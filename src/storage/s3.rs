@@ -4,11 +4,13 @@
 //! is aborted so no partial object or orphaned parts remain.
 
 use super::Transfer;
+use super::pace::Pace;
 use super::source_file::SourceFile;
-use crate::config::S3Settings;
+use crate::config::{Limits, S3Settings};
 use crate::error::{Error, ErrorCode};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
@@ -17,6 +19,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, StorageClass};
 use futures::{StreamExt, TryStreamExt};
 use std::path::Path;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// How an uploaded object is stored. Empty `acl` / `storage_class` leave the bucket's
@@ -80,7 +83,8 @@ impl S3Store {
             // Non-AWS stores often reject the newer default checksums.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)));
+            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)))
+            .timeout_config(timeouts(settings));
         Self {
             client: Client::from_conf(config.build()),
             part_size: settings.part_size_bytes.max(5 * 1024 * 1024),
@@ -88,16 +92,18 @@ impl S3Store {
         }
     }
 
-    /// Streams `s3://bucket/key` into `dest`, refusing objects above `max_bytes`.
+    /// Streams `s3://bucket/key` into `dest`, refusing objects above
+    /// `limits.max_source_bytes`, at the pace `limits` ask of origins.
     pub async fn download(
         &self,
         origin: &str,
         bucket: &str,
         key: &str,
         dest: &Path,
-        max_bytes: u64,
+        limits: &Limits,
         progress: &Transfer,
     ) -> Result<(), Error> {
+        let mut pace = Pace::start(origin, limits);
         let unavailable = |msg: String, retryable: bool| {
             Error::new(
                 ErrorCode::OriginUnavailable,
@@ -105,25 +111,21 @@ impl S3Store {
             )
             .retryable(retryable)
         };
-        let response = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| {
-                let missing = e.as_service_error().is_some_and(|se| se.is_no_such_key());
-                if missing {
-                    unavailable("no such object".into(), false)
-                } else {
-                    unavailable(sdk_error(e), true)
-                }
-            })?;
+        let request = self.client.get_object().bucket(bucket).key(key).send();
+        let response = pace.wait(request).await?.map_err(|e| {
+            let missing = e.as_service_error().is_some_and(|se| se.is_no_such_key());
+            if missing {
+                unavailable("no such object".into(), false)
+            } else {
+                unavailable(sdk_error(e), true)
+            }
+        })?;
         let declared = response.content_length().map(|n| n.max(0) as u64);
-        let mut file = SourceFile::create(dest, origin, max_bytes, declared, progress).await?;
+        let max_bytes = limits.max_source_bytes;
+        let mut file =
+            SourceFile::create(dest, origin, max_bytes, declared, progress, pace).await?;
         let mut body = response.body;
-        while let Some(chunk) = body.next().await {
+        while let Some(chunk) = file.wait(body.next()).await? {
             file.write(&chunk.map_err(|e| unavailable(sdk_error(e), true))?)
                 .await?;
         }
@@ -163,6 +165,18 @@ impl S3Store {
                 .await?;
         }
         Ok(format!("s3://{bucket}/{key}"))
+    }
+
+    /// Deletes `bucket`/`key`; an object already gone is not an error.
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), String> {
+        self.client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(sdk_error)
     }
 
     async fn upload_multipart(
@@ -273,6 +287,19 @@ impl S3Store {
         parts.sort_by_key(|p| p.part_number());
         Ok(parts)
     }
+}
+
+/// Connect, read and whole-operation timeouts for every request, so a store that
+/// hangs fails the transfer (retried as a destination or origin failure) instead of
+/// holding the job.
+fn timeouts(settings: &S3Settings) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(settings.connect_timeout_seconds.max(1)))
+        .read_timeout(Duration::from_secs(settings.read_timeout_seconds.max(1)))
+        .operation_timeout(Duration::from_secs(
+            settings.operation_timeout_seconds.max(1),
+        ))
+        .build()
 }
 
 async fn read_part(file: &Path, offset: u64, len: u64) -> Result<Vec<u8>, String> {

@@ -2,6 +2,8 @@
 
 mod coalesce;
 mod convert;
+/// A wire order as the domain request SubmitJob validates (public for tools and fuzzing).
+pub use convert::order_request;
 mod convert_media;
 mod convert_profile;
 mod convert_storyboard;

@@ -18,6 +18,23 @@ use axum::Router;
 use axum::routing::{get, post};
 use std::sync::Arc;
 
+/// The order dialect's JSON order (the `order` form field, or the JSON body) as the domain
+/// request its handler validates. Public for tools and the fuzz targets.
+pub fn order_dialect_request(
+    json: &str,
+) -> Result<crate::domain::OrderRequest, crate::error::Error> {
+    let body: order_wire::OrderBody = body::parse_json(json, "order")?;
+    Ok(order_dialect::translate_order(body))
+}
+
+/// The preset dialect's `POST /job` JSON as the domain request its handler validates.
+pub fn preset_dialect_request(
+    json: &str,
+) -> Result<crate::domain::OrderRequest, crate::error::Error> {
+    let body: preset_wire::PresetJobBody = body::parse_json(json, "json")?;
+    preset_dialect::translate(body)
+}
+
 /// What the REST handlers share.
 #[derive(Clone)]
 pub struct RestState {

@@ -100,6 +100,11 @@ fn translate(body: OrderBody) -> Translated {
 }
 
 /// `order.outputs[2].preset` -> `jobs[2].profile_id`, and so on: the dialect's names.
+/// The dialect's order as a domain request.
+pub(super) fn translate_order(body: OrderBody) -> OrderRequest {
+    translate(body).order
+}
+
 fn dialect_field(field: &str, t: &Translated) -> String {
     let Some(rest) = field.strip_prefix("order.") else {
         return field.to_owned();

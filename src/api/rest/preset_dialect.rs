@@ -81,7 +81,8 @@ fn split_key(key: &str) -> (&str, &str) {
     }
 }
 
-fn translate(body: PresetJobBody) -> Result<OrderRequest, Error> {
+/// The dialect's job as a domain request.
+pub(super) fn translate(body: PresetJobBody) -> Result<OrderRequest, Error> {
     let mut bad = Vec::new();
     let mut outputs = Vec::new();
     let mut folder: Option<(String, String)> = None;

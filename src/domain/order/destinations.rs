@@ -85,6 +85,9 @@ pub(super) fn validate_destinations(
     let mut out = Vec::new();
     for (i, d) in raw.into_iter().enumerate() {
         let field = format!("order.destinations[{i}].uri");
+        if super::caps::too_long(&d.uri, super::MAX_URI_CHARS, &field, bad) {
+            continue;
+        }
         match Location::parse(&d.uri) {
             Ok(location) => {
                 check_location_allowed(&location, policy, &field, bad, false);

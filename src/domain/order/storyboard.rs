@@ -102,6 +102,7 @@ pub(super) fn validate_storyboards(
                 }
             }
         }
+        super::caps::too_long(&s.label, super::MAX_LABEL_CHARS, &field("label"), bad);
         let label = match s.label.trim() {
             "" => filename.clone(),
             given => given.to_owned(),

@@ -271,3 +271,76 @@ fn notification_and_destination_lists_are_capped() {
     );
     assert!(err.fields[0].description.contains("50000"), "{err:?}");
 }
+
+#[test]
+fn long_strings_are_refused_naming_the_field() {
+    let long = |n: usize| "x".repeat(n);
+    let order = OrderRequest {
+        origin: format!("https://example.com/{}", long(MAX_URI_CHARS)),
+        notifications: vec![
+            NotificationRequest::Email(format!("{}@example.com", long(MAX_EMAIL_CHARS))),
+            NotificationRequest::Webhook(format!("https://example.com/{}", long(MAX_URI_CHARS))),
+            NotificationRequest::Postback(format!("https://example.com/{}", long(MAX_URI_CHARS))),
+        ],
+        destinations: vec![DestinationRequest {
+            uri: format!("s3://bucket/{}", long(MAX_URI_CHARS)),
+            ..DestinationRequest::default()
+        }],
+        outputs: vec![OutputRequest {
+            label: long(MAX_LABEL_CHARS + 1),
+            ..output("a.mp4", ProfileRef::Id(2))
+        }],
+        thumbnails: vec![ThumbnailRequest {
+            filename: "t.jpg".into(),
+            label: long(MAX_LABEL_CHARS + 1),
+            ..ThumbnailRequest::default()
+        }],
+        storyboards: vec![StoryboardRequest {
+            filename: "s.vtt".into(),
+            label: long(MAX_LABEL_CHARS + 1),
+            ..StoryboardRequest::default()
+        }],
+        ..Default::default()
+    };
+    let err = order
+        .validate(
+            &caller(false),
+            &ProfileCatalogue::system_presets(),
+            &policy(),
+        )
+        .unwrap_err();
+    assert_eq!(
+        fields(err.clone()),
+        vec![
+            "order.origin",
+            "order.notifications[0].email",
+            "order.notifications[1].webhook_url",
+            "order.notifications[2].postback_url",
+            "order.destinations[0].uri",
+            "order.outputs[0].label",
+            "order.thumbnails[0].label",
+            "order.storyboards[0].label",
+        ]
+    );
+    assert!(
+        err.fields[5]
+            .description
+            .contains(&format!("at most {MAX_LABEL_CHARS} characters, got 257")),
+        "{err:?}"
+    );
+    // At the cap is fine.
+    let at_cap = OrderRequest {
+        origin: "file:///srv/media/in.mp4".into(),
+        outputs: vec![OutputRequest {
+            label: long(MAX_LABEL_CHARS),
+            ..output("a.mp4", ProfileRef::Id(2))
+        }],
+        ..Default::default()
+    };
+    let valid = at_cap.validate(
+        &caller(false),
+        &ProfileCatalogue::system_presets(),
+        &policy(),
+    );
+    assert!(valid.is_ok(), "{valid:?}");
+}

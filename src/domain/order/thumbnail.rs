@@ -108,6 +108,9 @@ pub(super) fn validate_thumbnails(
             );
             ok = false;
         }
+        if super::caps::too_long(&t.label, super::MAX_LABEL_CHARS, &field("label"), bad) {
+            ok = false;
+        }
         let label = if t.label.trim().is_empty() {
             t.filename.clone()
         } else {
