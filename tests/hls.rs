@@ -11,7 +11,7 @@ use m3u8_rs::{MasterPlaylist, MediaPlaylist};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use transcoder::media::testclip::{ClipSpec, generate_clip};
+use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
 
 const CMAF_PRESET: &str = "System preset: HLS ladder";
@@ -22,19 +22,15 @@ const CLIP_SECONDS: u32 = 8;
 
 /// An 8 s 1280x720 30 fps clip with audio: two segments a rung, and a 1080p rung to drop.
 fn clip_8s_720p() -> PathBuf {
-    let path = media_dir().join("clip-8s-720p.mp4");
-    if !path.exists() {
-        let partial = media_dir().join(format!("partial-{}-clip-8s-720p.mp4", std::process::id()));
-        let spec = ClipSpec {
+    common::generated_clip(
+        "clip-8s-720p.mp4",
+        &ClipSpec {
             seconds: CLIP_SECONDS,
             width: 1280,
             height: 720,
             ..ClipSpec::default()
-        };
-        generate_clip(&partial, &spec).unwrap();
-        std::fs::rename(&partial, &path).unwrap();
-    }
-    path
+        },
+    )
 }
 
 /// Runs a command under coreutils' `timeout`; returns (success, stdout, stderr).

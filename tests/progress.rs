@@ -3,28 +3,24 @@
 
 mod common;
 
-use common::{Backend, media_dir, order, output, spawn_app};
+use common::{Backend, order, output, spawn_app};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use transcoder::media::testclip::{ClipSpec, generate_clip};
+use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
 
 /// A 3 s 1920x1080 clip with audio, generated once under the test media dir.
 fn clip_3s_1080p() -> PathBuf {
-    let path = media_dir().join("clip-3s-1080p.mp4");
-    if !path.exists() {
-        let partial = media_dir().join(format!("partial-{}-1080p.mp4", std::process::id()));
-        let spec = ClipSpec {
+    common::generated_clip(
+        "clip-3s-1080p.mp4",
+        &ClipSpec {
             seconds: 3,
             width: 1920,
             height: 1080,
             video_bitrate_kbps: 6000,
             ..ClipSpec::default()
-        };
-        generate_clip(&partial, &spec).unwrap();
-        std::fs::rename(&partial, &path).unwrap();
-    }
-    path
+        },
+    )
 }
 
 #[tokio::test]

@@ -345,6 +345,11 @@ fn generated(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
     path
 }
 
+/// A clip generated once per test media dir (tests of one binary share it safely).
+pub fn generated_clip(name: &str, spec: &ClipSpec) -> PathBuf {
+    generated(name, |partial| generate_clip(partial, spec).unwrap())
+}
+
 /// A 5 s 640x360 30 fps clip with audio.
 pub fn clip_5s() -> PathBuf {
     generated("clip-5s.mp4", |p| {

@@ -120,7 +120,10 @@ pub fn ffmpeg_to(args: &[&str], output: &Path) {
 }
 
 /// Makes `name` in `media_dir` once with `make` (written beside, then renamed, as `clip`).
+/// Tests of one binary run on two threads: one makes a file while the other waits for it.
 pub fn made_once(media_dir: &Path, name: &str, make: impl FnOnce(&Path)) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let path = media_dir.join(name);
     if !path.exists() {
         let partial = media_dir.join(format!("partial-{}-{name}", std::process::id()));
