@@ -7,10 +7,9 @@ use super::inproc;
 use super::measure::{Usage, run_measured};
 use super::media_commands::X264ENC_VBV_MILLIS;
 use super::report::{Check, Goal, SectionResult, Table, num};
-use super::service_child::{ServiceChild, place_source, run_to_end};
+use super::service_child::{ServiceChild, place_source};
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 use transcoder::config::Settings;
 use transcoder::domain::MediaInfo;
 use transcoder::domain::order::OutputSpec;
@@ -131,25 +130,7 @@ async fn service_ladder(source: &Path, dir: &Path) -> anyhow::Result<Usage> {
     let service = ServiceChild::start(dir, 1).await?;
     let mut order = inproc::order(&placed, &[PRESET]);
     order.outputs[0].filename = MASTER.into();
-    let delivered = dir.join("delivered");
-    std::fs::create_dir_all(&delivered)?;
-    order.destinations = vec![transcoder::proto::Destination {
-        uri: url::Url::from_directory_path(&delivered)
-            .expect("absolute")
-            .to_string(),
-        ..Default::default()
-    }];
-    let cpu_before = service.cpu_so_far()?;
-    let started = Instant::now();
-    let job = run_to_end(service.client.clone(), order).await;
-    let wall = started.elapsed();
-    let lifetime = service.stop()?;
-    job?;
-    Ok(Usage {
-        wall,
-        cpu: lifetime.cpu.saturating_sub(cpu_before),
-        peak_rss_kib: lifetime.peak_rss_kib,
-    })
+    super::media::measured_job(service, order, dir).await
 }
 
 /// Decodes a master playlist and everything it names; true when ffmpeg says nothing.

@@ -243,6 +243,17 @@ async fn service_run(
             .to_string_lossy()
             .into_owned();
     }
+    measured_job(service, order, dir).await
+}
+
+/// Runs `order` on the `service` child with its outputs delivered to `dir/delivered`,
+/// and measures it: wall time from SubmitJob to the end, the child's CPU over that time,
+/// its peak RSS. Stops the child.
+pub async fn measured_job(
+    service: ServiceChild,
+    mut order: transcoder::proto::Order,
+    dir: &Path,
+) -> anyhow::Result<Usage> {
     let delivered = dir.join("delivered");
     std::fs::create_dir_all(&delivered)?;
     order.destinations = vec![transcoder::proto::Destination {
