@@ -14,7 +14,8 @@ fn exceeded(what: String, setting: &str, limit: impl std::fmt::Display) -> Error
     )
 }
 
-/// Refuses a source over any limit: file size, duration, pixels per frame, streams.
+/// Refuses a source over any limit (file size, duration, pixels per frame, streams),
+/// then a still image: a picture is not a video, whatever its file is named.
 pub fn check_source(info: &MediaInfo, limits: &Limits) -> Result<(), Error> {
     if info.size_bytes > limits.max_source_bytes {
         return Err(exceeded(
@@ -47,7 +48,33 @@ pub fn check_source(info: &MediaInfo, limits: &Limits) -> Result<(), Error> {
             limits.max_streams,
         ));
     }
-    Ok(())
+    check_not_still_image(info)
+}
+
+/// A source whose container is a picture format (PNG, JPEG, a one-frame GIF) and that
+/// lasts no time: it would otherwise come out as a one-frame video.
+fn check_not_still_image(info: &MediaInfo) -> Result<(), Error> {
+    let caps = if info.container_caps.is_empty() {
+        &info.container
+    } else {
+        &info.container_caps
+    };
+    let Some(format) = caps.strip_prefix("image/") else {
+        return Ok(());
+    };
+    if info.duration_seconds > 0.0 {
+        return Ok(());
+    }
+    let found = info
+        .video
+        .as_ref()
+        .map(|v| v.codec_description.as_str())
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| format.to_uppercase(), str::to_owned);
+    Err(Error::new(
+        ErrorCode::InvalidMedia,
+        format!("the source is a still image ({found}), not a video"),
+    ))
 }
 
 /// How long a job on a source of `duration_seconds` may run:
@@ -127,6 +154,37 @@ mod tests {
             );
             assert!(error.message.contains(value), "{error}");
         }
+    }
+
+    #[test]
+    fn a_still_image_is_refused_naming_what_was_found() {
+        let limits = Settings::default().limits;
+        let png = MediaInfo {
+            duration_seconds: 0.0,
+            container: "image/png".into(),
+            container_caps: "image/png".into(),
+            video: Some(VideoStreamInfo {
+                codec: "png".into(),
+                codec_description: "PNG".into(),
+                width: 320,
+                height: 240,
+                ..Default::default()
+            }),
+            ..source()
+        };
+        let error = check_source(&png, &limits).unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidMedia);
+        assert!(!error.retryable);
+        assert!(
+            error.message.contains("a still image (PNG), not a video"),
+            "{error}"
+        );
+        let animation = MediaInfo {
+            duration_seconds: 2.0,
+            container_caps: "image/gif".into(),
+            ..png
+        };
+        assert!(check_source(&animation, &limits).is_ok());
     }
 
     #[test]
