@@ -53,7 +53,7 @@ pub struct StreamingDraft {
 
 impl StreamingDraft {
     /// The ladder as sent, unchecked: its rungs largest first, its segment length or 6.
-    fn as_hint(&self) -> StreamingSettings {
+    pub(super) fn as_hint(&self) -> StreamingSettings {
         let mut rungs: Vec<LadderRung> = self
             .rungs
             .iter()

@@ -129,20 +129,10 @@ pub fn validate_streaming(
     if bad.len() != before {
         return None;
     }
-    let mut rungs: Vec<LadderRung> = draft
-        .rungs
-        .into_iter()
-        .map(|(width, height, bitrate_kbps)| LadderRung {
-            width,
-            height,
-            bitrate_kbps,
-        })
-        .collect();
-    rungs.sort_by_key(|r| std::cmp::Reverse(u64::from(r.width) * u64::from(r.height)));
     Some(StreamingSettings {
         segment_seconds,
         segment_format: segment_format?,
-        rungs,
+        rungs: draft.as_hint().rungs,
     })
 }
 
