@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/transcoder-target
 
-.PHONY: deps build demo test lint fmt serve postgres bench bench-quick fuzz
+.PHONY: deps build demo test lint fmt serve postgres bench bench-quick fuzz soak
 
 deps:
 	./scripts/install-system-deps.sh
@@ -30,6 +30,12 @@ postgres:
 test: deps postgres lint build
 	$(CARGO) test --no-fail-fast -- --test-threads=2
 	$(BIN) bench --quick
+
+# Issue 17's soak: 200 jobs through 1 API + 3 worker processes on one PostgreSQL while a
+# random worker is kill -9'd every few seconds; prints jobs, kills, reclaims, the longest
+# reclaim and duplicate webhooks. Minutes long, so not part of `make test`.
+soak: deps postgres build
+	$(CARGO) test --test soak -- --ignored --nocapture
 
 # Measures media throughput (vs ffmpeg and gst-launch), concurrency, the control plane,
 # WatchJob fan-out and enqueue-to-start latency; prints each figure beside its target

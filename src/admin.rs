@@ -57,7 +57,7 @@ impl Admin {
 
     /// Opens the database at `url` (running pending migrations), as `serve` would.
     pub async fn open(url: &str) -> anyhow::Result<Self> {
-        let db = crate::persistence::connect(url, 2).await?;
+        let db = crate::persistence::connect(url, 2, true).await?;
         Ok(Self::new(Arc::new(SeaCompanyRepository::new(db))))
     }
 

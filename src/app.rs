@@ -9,16 +9,17 @@ use crate::config::Settings;
 use crate::domain::RateLimit;
 use crate::domain::order::OrderPolicy;
 use crate::egress::{Allowlist, EgressClient};
-use crate::events::EventHub;
+use crate::events::{EventHub, Journal};
 use crate::notify::Dispatcher;
 use crate::notify::email::Mailer;
 use crate::notify::schedule::RetrySchedule;
 use crate::persistence::{
     self, CompanyRepository, JobRepository, NotificationRepository, SeaCompanyRepository,
-    SeaJobRepository, SeaNotificationRepository, SeaProfileRepository, SeaUsageRepository,
+    SeaJobRepository, SeaNotificationRepository, SeaProfileRepository, SeaUsageRepository, Signal,
 };
-use crate::queue::{self, WorkerControl, WorkerDeps};
-use crate::service::{Repositories, Service};
+use crate::queue::{self, RunningJobs, StopReason, WorkerControl, WorkerDeps};
+use crate::readiness::ReadinessProbe;
+use crate::service::{Repositories, Service, ServiceRuntime};
 use crate::storage::s3::S3Store;
 use crate::storage::{FileRoots, Storage};
 use anyhow::Context;
@@ -46,6 +47,8 @@ pub struct RunningApp {
     /// Companies and tokens, as the operator CLI manages them (tests and the demo use it
     /// to make their own).
     pub admin: Admin,
+    /// Jobs running here; the drain hands them back once its grace is over.
+    running: Arc<RunningJobs>,
     shutdown: CancellationToken,
     servers: Vec<JoinHandle<()>>,
     worker_tasks: Vec<JoinHandle<()>>,
@@ -63,19 +66,30 @@ impl RunningApp {
         settings.data_dir = settings.data_dir.canonicalize()?;
         let settings = Arc::new(settings);
 
-        let db = persistence::connect(&settings.database_url(), settings.database.max_connections)
-            .await
-            .context("opening the database")?;
+        let db = persistence::connect(
+            &settings.database_url(),
+            settings.database.max_connections,
+            settings.database.migrate_on_start,
+        )
+        .await
+        .context("opening the database")?;
         let db_for_checkpoints = db.clone();
-        let repo: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(db.clone()));
+        let db_for_readiness = db.clone();
+        let repo: Arc<dyn JobRepository> = Arc::new(SeaJobRepository::new(
+            db.clone(),
+            Duration::from_secs(settings.limits.idempotency_window_seconds),
+        ));
         let notifications: Arc<dyn NotificationRepository> =
             Arc::new(SeaNotificationRepository::new(db.clone()));
         let companies: Arc<dyn CompanyRepository> = Arc::new(SeaCompanyRepository::new(db.clone()));
         let authenticator = Arc::new(Authenticator::new(companies.clone()));
+        let shutdown = CancellationToken::new();
         let hub = EventHub::new(
             repo.clone(),
             Duration::from_millis(settings.workers.poll_interval_ms),
+            shutdown.clone(),
         );
+        let running = RunningJobs::new();
         let work_available = Arc::new(Notify::new());
         let roots = FileRoots::new(
             std::iter::once(settings.data_dir.clone())
@@ -102,23 +116,34 @@ impl RunningApp {
             limiter,
             hub.clone(),
             policy,
-            work_available.clone(),
+            ServiceRuntime {
+                work_available: work_available.clone(),
+                running: running.clone(),
+                s3: settings.s3.clone(),
+                shutdown: shutdown.clone(),
+            },
             Duration::from_millis(settings.workers.poll_interval_ms),
         );
 
-        let shutdown = CancellationToken::new();
         let workers = WorkerControl::new(settings.workers.paused);
         let mut worker_tasks: Vec<_> =
             persistence::spawn_wal_checkpoints(db_for_checkpoints, shutdown.clone())
                 .into_iter()
                 .collect();
+        worker_tasks.extend(listen_to_other_processes(
+            &settings,
+            &hub,
+            &work_available,
+            &running,
+            &shutdown,
+        ));
         if settings.server.role.runs_workers() {
             let deps = WorkerDeps {
-                repo: repo.clone(),
-                hub: hub.clone(),
+                journal: Journal::new(repo.clone(), hub.clone()),
                 settings: settings.clone(),
                 storage: storage(&settings, roots).await?,
                 work_available,
+                running: running.clone(),
                 notifications,
                 notifications_due: Arc::new(Notify::new()),
             };
@@ -126,6 +151,9 @@ impl RunningApp {
         }
 
         let mut servers = Vec::new();
+        let (readiness, readiness_task) =
+            ReadinessProbe::start(db_for_readiness, shutdown.clone()).await;
+        servers.push(readiness_task);
         let mut grpc_addr = None;
         if settings.server.role.runs_api() {
             let listener = TcpListener::bind(settings.server.grpc_addr)
@@ -133,7 +161,16 @@ impl RunningApp {
                 .with_context(|| format!("binding gRPC on {}", settings.server.grpc_addr))?;
             grpc_addr = Some(listener.local_addr()?);
             let auth = AuthLayer::new(authenticator.clone(), GrpcRejection);
-            servers.push(spawn_grpc(listener, service.clone(), auth, shutdown.clone()).await?);
+            servers.push(
+                spawn_grpc(
+                    listener,
+                    service.clone(),
+                    auth,
+                    readiness.clone(),
+                    shutdown.clone(),
+                )
+                .await?,
+            );
         }
         let http_listener = TcpListener::bind(settings.server.http_addr)
             .await
@@ -145,7 +182,7 @@ impl RunningApp {
             authenticator: authenticator.clone(),
             max_body_bytes: settings.limits.max_request_body_bytes,
         };
-        let http_router = crate::api::http::router(rest)
+        let http_router = crate::api::http::router(rest, readiness)
             .layer(AuthLayer::new(authenticator.clone(), HttpRejection));
         servers.push(tokio::spawn(async move {
             let serve = axum::serve(http_listener, http_router)
@@ -164,6 +201,7 @@ impl RunningApp {
             repo,
             hub,
             admin: Admin::new(companies),
+            running,
             shutdown,
             servers,
             worker_tasks,
@@ -175,16 +213,66 @@ impl RunningApp {
         self.shutdown.clone()
     }
 
-    /// Stops servers, then workers (running jobs go back to the queue), and waits.
+    /// The drain: stops claiming and accepting (servers end their streams with a clear
+    /// status), lets running jobs finish within `workers.drain_grace_seconds`, then hands
+    /// the rest back to the queue (their leases released at once, the attempt not
+    /// counted), and waits for every task to end.
     pub async fn shutdown(self) {
         self.shutdown.cancel();
+        let grace = Duration::from_secs(self.settings.workers.drain_grace_seconds);
+        let running = self.running.clone();
+        if running.count() > 0 {
+            tracing::info!(
+                jobs = running.count(),
+                ?grace,
+                "draining: running jobs get the grace period"
+            );
+        }
+        let handover = tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            if running.count() > 0 {
+                tracing::info!(
+                    jobs = running.count(),
+                    "drain grace over: handing jobs back to the queue"
+                );
+            }
+            running.stop_all(StopReason::Handover);
+        });
         for task in self.servers {
             let _ = task.await;
         }
         for task in self.worker_tasks {
             let _ = task.await;
         }
+        handover.abort();
     }
+}
+
+/// On PostgreSQL, follows the other processes: wakes idle workers when a job is queued,
+/// hands new events of watched jobs to the hub, and stops a job canceled elsewhere.
+fn listen_to_other_processes(
+    settings: &Settings,
+    hub: &Arc<EventHub>,
+    work_available: &Arc<Notify>,
+    running: &Arc<RunningJobs>,
+    shutdown: &CancellationToken,
+) -> Option<JoinHandle<()>> {
+    let (hub, work, running) = (hub.clone(), work_available.clone(), running.clone());
+    let deliver = move |signal: Signal| match signal {
+        Signal::Work => {
+            work.notify_waiters();
+            work.notify_one();
+        }
+        Signal::Events(job) => hub.nudge(job),
+        Signal::Cancel(job) => {
+            running.stop(job, StopReason::Canceled);
+        }
+        Signal::Reconnected => {
+            hub.nudge_all();
+            work.notify_waiters();
+        }
+    };
+    persistence::spawn_listener(&settings.database_url(), deliver, shutdown.clone())
 }
 
 async fn storage(settings: &Settings, roots: FileRoots) -> anyhow::Result<Storage> {
@@ -242,12 +330,13 @@ async fn spawn_grpc(
     listener: TcpListener,
     service: Service,
     auth: AuthLayer<GrpcRejection>,
+    readiness: ReadinessProbe,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
+    // Health says SERVING only while ready (database up, schema current).
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<crate::api::grpc::TranscoderServiceServer<GrpcApi>>()
-        .await;
+    readiness.report_grpc_health(&health_reporter).await;
+    let follow_readiness = readiness.follow_in_grpc_health(health_reporter, shutdown.clone());
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(crate::proto::FILE_DESCRIPTOR_SET)
@@ -272,11 +361,14 @@ async fn spawn_grpc(
         let incoming = TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .map(|stream| stream.map(CoalescedWrites::new));
-        if let Err(e) = router
-            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
-            .await
-        {
-            tracing::error!(error = %e, "gRPC server failed");
-        }
+        let serve = async {
+            if let Err(e) = router
+                .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+                .await
+            {
+                tracing::error!(error = %e, "gRPC server failed");
+            }
+        };
+        tokio::join!(serve, follow_readiness);
     }))
 }

@@ -55,6 +55,9 @@ pub struct DatabaseSettings {
     /// `sqlite://...` or `postgres://...`; empty means SQLite under the data dir.
     pub url: Option<String>,
     pub max_connections: u32,
+    /// Apply pending migrations at start-up (under a lock, so replicas starting together
+    /// do not race). Off when a separate `transcoder migrate` step owns the schema.
+    pub migrate_on_start: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -63,12 +66,25 @@ pub struct WorkerSettings {
     pub concurrency: usize,
     /// Threads per video encoder; 0 splits the cores between concurrent jobs.
     pub encoder_threads: u32,
+    /// A claim holds its job this long past the last heartbeat; a dead worker's job is
+    /// claimable again after it.
     pub lease_seconds: u64,
     pub heartbeat_seconds: u64,
-    /// How often an idle worker looks for work submitted to other processes.
+    /// How often an idle worker looks for work it was not woken for (expired leases,
+    /// backoffs that ended, a missed notification).
     pub poll_interval_ms: u64,
-    /// Attempts before a retryable failure becomes final.
+    /// Attempts before a retryable failure becomes final. Failures and dead workers
+    /// count; a job handed back by a draining worker does not.
     pub max_attempts: u32,
+    /// A retryable failure waits `base x 2^(failures - 1)` seconds before it may be
+    /// claimed again, at most `retry_backoff_max_seconds`.
+    pub retry_backoff_base_seconds: f64,
+    pub retry_backoff_max_seconds: f64,
+    /// On SIGTERM running jobs get this long to finish; then they are handed back to
+    /// the queue (released at once, not left to expire) and the process exits.
+    pub drain_grace_seconds: u64,
+    /// At most one progress write per job per this many milliseconds.
+    pub progress_min_interval_ms: u64,
     /// Start with claiming paused (operators and benchmarks).
     pub paused: bool,
 }
@@ -227,6 +243,9 @@ pub struct Limits {
     pub submit_burst: u32,
     /// REST request bodies above this are refused (413) before they are read whole.
     pub max_request_body_bytes: usize,
+    /// How long an idempotency key holds its job: within it, the same key and order
+    /// return the first job, and a different order is refused; after it, the key is free.
+    pub idempotency_window_seconds: u64,
 }
 
 impl Default for Settings {
@@ -241,14 +260,19 @@ impl Default for Settings {
             database: DatabaseSettings {
                 url: None,
                 max_connections: 16,
+                migrate_on_start: true,
             },
             workers: WorkerSettings {
                 concurrency: 0,
                 encoder_threads: 0,
-                lease_seconds: 30,
-                heartbeat_seconds: 10,
+                lease_seconds: 10,
+                heartbeat_seconds: 2,
                 poll_interval_ms: 1000,
                 max_attempts: 3,
+                retry_backoff_base_seconds: 5.0,
+                retry_backoff_max_seconds: 300.0,
+                drain_grace_seconds: 30,
+                progress_min_interval_ms: 500,
                 paused: false,
             },
             storage: StorageSettings {
@@ -271,6 +295,7 @@ impl Default for Settings {
                 submit_rate_per_second: 50.0,
                 submit_burst: 100,
                 max_request_body_bytes: 1024 * 1024,
+                idempotency_window_seconds: 24 * 3600,
             },
             egress: EgressSettings {
                 allow: Vec::new(),

@@ -34,6 +34,8 @@ pub enum ErrorCode {
     /// External work did not finish in time.
     Timeout,
     Canceled,
+    /// The job's worker stopped (crashed, or lost its lease) on every attempt.
+    WorkerLost,
     Unavailable,
     Internal,
 }
@@ -57,6 +59,7 @@ impl ErrorCode {
             Self::MissingPlugin => "MISSING_PLUGIN",
             Self::Timeout => "TIMEOUT",
             Self::Canceled => "CANCELED",
+            Self::WorkerLost => "WORKER_LOST",
             Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -103,7 +106,7 @@ impl ErrorCode {
             Self::OriginUnavailable | Self::DestinationFailed => 502,
             Self::Unavailable | Self::MissingPlugin => 503,
             Self::Timeout => 504,
-            Self::Internal => 500,
+            Self::Internal | Self::WorkerLost => 500,
         }
     }
 }
@@ -208,6 +211,14 @@ impl Error {
 
     pub fn unimplemented(what: impl Into<String>) -> Self {
         Self::new(ErrorCode::Unimplemented, what)
+    }
+
+    pub fn failed_precondition(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::FailedPrecondition, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unavailable, message)
     }
 }
 

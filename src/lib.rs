@@ -18,6 +18,7 @@ pub mod media;
 pub mod notify;
 pub mod persistence;
 pub mod queue;
+pub mod readiness;
 pub mod service;
 pub mod storage;
 

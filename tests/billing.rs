@@ -184,10 +184,11 @@ async fn terminal_write_is_all_or_nothing(backend: Backend) {
     let company = CompanyId::parse(common::COMPANY).unwrap();
     let now = chrono::Utc::now();
     let mut job = repo
-        .claim_next("tester", now + chrono::Duration::seconds(60))
+        .claim_next("tester", std::time::Duration::from_secs(60))
         .await
         .unwrap()
-        .expect("the queued job is claimed");
+        .expect("the queued job is claimed")
+        .job;
     assert_eq!(job.id, JobId::parse(&submitted.id).unwrap());
 
     job.state = JobState::Succeeded;

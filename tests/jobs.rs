@@ -346,7 +346,9 @@ on_both_backends!(
     super::priority_jumps_the_queue
 );
 
-async fn api_and_workers_in_separate_processes(backend: Backend) {
+/// Two apps in this process with the roles apart (sharing nothing but the database);
+/// tests/scale_out.rs does the same with real processes.
+async fn api_and_workers_in_separate_apps(backend: Backend) {
     use transcoder::config::Role;
     let api = common::spawn_app_with(
         backend,
@@ -361,8 +363,9 @@ async fn api_and_workers_in_separate_processes(backend: Backend) {
         ))
         .await
         .unwrap();
-    // The API process publishes none of the job's events itself: they reach its watcher
-    // through the hub's database poller, well before a watcher's own safety re-read.
+    // The API app publishes none of the job's events itself: they reach its watcher
+    // through the hub (a notification on PostgreSQL, its poller on SQLite), well before
+    // a watcher's own safety re-read.
     let events = tokio::time::timeout(std::time::Duration::from_secs(12), api.watch(&job.id, 0))
         .await
         .expect("events written by the worker process reach the API's watcher");
@@ -373,5 +376,5 @@ async fn api_and_workers_in_separate_processes(backend: Backend) {
 }
 on_both_backends!(
     api_and_worker_roles_apart,
-    super::api_and_workers_in_separate_processes
+    super::api_and_workers_in_separate_apps
 );

@@ -84,3 +84,64 @@ async fn each_output_reports_its_own_percent() {
     }
     app.shutdown().await;
 }
+
+/// Progress ticks are written at most about twice a second per job (the default
+/// `workers.progress_min_interval_ms`), however often the pipeline samples, and a tick
+/// writes only progress: GetJob during the run shows each output's percent.
+#[tokio::test]
+async fn progress_writes_are_capped_per_job() {
+    let app = common::spawn_app_with(
+        Backend::Sqlite,
+        common::AppOptions::configured(|s| {
+            s.limits.progress_interval_ms = 50;
+            s.workers.progress_min_interval_ms = 500;
+        }),
+    )
+    .await;
+    let clip = common::generated_clip(
+        "progress-12s-720p.mp4",
+        &ClipSpec {
+            seconds: 12,
+            width: 1280,
+            height: 720,
+            ..ClipSpec::default()
+        },
+    );
+    let job = app
+        .submit(order(
+            &clip,
+            vec![output("out.mp4", "System preset: Generic 720p")],
+        ))
+        .await
+        .unwrap();
+    let events = tokio::time::timeout(std::time::Duration::from_secs(300), app.watch(&job.id, 0))
+        .await
+        .expect("the job ends within 300 s");
+    assert_eq!(app.get(&job.id).await.state, pb::JobState::Succeeded as i32);
+    let times: Vec<std::time::SystemTime> = events
+        .iter()
+        .filter(|e| matches!(e.kind, Some(common::Kind::Progress(_))))
+        .map(|e| e.time.unwrap().try_into().unwrap())
+        .collect();
+    assert!(
+        times.len() >= 2,
+        "the run reported progress: {}",
+        times.len()
+    );
+    // Event times are stamped at the write, after the cap's clock: allow some jitter
+    // per pair, none in the overall rate.
+    for pair in times.windows(2) {
+        let gap = pair[1].duration_since(pair[0]).unwrap_or_default();
+        assert!(
+            gap >= std::time::Duration::from_millis(350),
+            "two progress writes {gap:?} apart"
+        );
+    }
+    let span = times[times.len() - 1]
+        .duration_since(times[0])
+        .unwrap_or_default()
+        .as_secs_f64();
+    let rate = (times.len() - 1) as f64 / span.max(1e-3);
+    assert!(rate <= 2.1, "{rate:.2} progress writes per second");
+    app.shutdown().await;
+}

@@ -1,24 +1,42 @@
-//! The HTTP side: health (open), the caller's own identity (`GET /v1/me`, for checking a
-//! token with curl), and the REST dialects (`api::rest`).
+//! The HTTP side: liveness and readiness (open), the caller's own identity (`GET /v1/me`,
+//! for checking a token with curl), and the REST dialects (`api::rest`).
 
 use super::rest::{self, RestState, errors::error_response};
 use crate::auth::Rejection;
 use crate::domain::Caller;
 use crate::error::Error;
+use crate::readiness::{Readiness, ReadinessProbe};
 use axum::body::Body;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use http::StatusCode;
 use serde::Serialize;
 
 /// Paths that answer without a token. `POST /job` (the preset dialect) authenticates in
 /// its handler: by the body's `application_id`, or a Bearer token.
-const OPEN_PATHS: &[&str] = &["/healthz", "/openapi.json", "/job", "/job/"];
+const OPEN_PATHS: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/job", "/job/"];
 
-pub fn router(state: RestState) -> Router {
+pub fn router(state: RestState, readiness: ReadinessProbe) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(move || ready(readiness.clone())))
         .route("/v1/me", get(me))
         .merge(rest::router(state))
+}
+
+/// `GET /readyz`: 200 `ready`, or 503 saying why not, for load balancers and
+/// orchestrators (a Kubernetes readiness probe) to route traffic by. `/healthz` stays the
+/// liveness answer: a replica waiting for its migrations is alive, not broken.
+async fn ready(readiness: ReadinessProbe) -> Response {
+    match readiness.current() {
+        Readiness::Ready => "ready\n".into_response(),
+        Readiness::NotReady { reason } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "not_ready", "reason": reason})),
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /v1/me`: who the token belongs to.

@@ -25,6 +25,9 @@ pub struct Cli {
 enum Command {
     /// Run the service (gRPC + HTTP + workers, depending on --role).
     Serve(ServeArgs),
+    /// Apply pending database migrations, then exit (under a lock: safe to run beside
+    /// other migrators and starting replicas).
+    Migrate(MigrateArgs),
     /// Start the service on its defaults, transcode a generated clip, show progress.
     Demo(demo::DemoArgs),
     /// Manage companies (the tenants): create, list, update, rotate-application-id, delete.
@@ -53,6 +56,16 @@ struct ServeArgs {
     workers: Option<usize>,
 }
 
+#[derive(clap::Args)]
+struct MigrateArgs {
+    /// TOML config file (as for `serve`).
+    #[arg(long, env = "TRANSCODER_CONFIG")]
+    config: Option<PathBuf>,
+    /// The data dir whose SQLite database to migrate (ignored when DATABASE_URL is set).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
 impl Cli {
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
@@ -61,6 +74,8 @@ impl Cli {
             // warns about every slow acquire, which would bury the tables.
             Command::Bench(_) => "warn,sqlx::pool=error",
             Command::Serve(_) => "info",
+            // Which migrations ran, from sea-orm-migration's own log lines.
+            Command::Migrate(_) => "info,sqlx=warn",
             Command::Company(_) | Command::Token(_) => "warn",
         }
     }
@@ -69,6 +84,7 @@ impl Cli {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Migrate(args) => migrate(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Bench(args) => bench::run(args).await,
         Command::Company(args) => admin::company(args).await,
@@ -98,9 +114,49 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(%addr, "gRPC listening");
     }
     tracing::info!(addr = %app.http_addr, "HTTP listening");
+    // One line on stdout for whoever started the process on port 0 (tests, scripts).
+    println!(
+        "{}",
+        serde_json::json!({
+            "grpc_addr": app.grpc_addr.map(|a| a.to_string()),
+            "http_addr": app.http_addr.to_string(),
+            "pid": std::process::id(),
+        })
+    );
     shutdown_signal().await;
     tracing::info!("shutting down");
     app.shutdown().await;
+    Ok(())
+}
+
+/// `transcoder migrate`: the schema step of a deploy, for replicas started with
+/// `database.migrate_on_start = false`.
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let mut settings = Settings::load(args.config.as_deref())?;
+    let uses_sqlite = settings.database.url.as_deref().is_none_or(str::is_empty);
+    if let Some(dir) = args.data_dir {
+        settings.data_dir = dir;
+    } else if uses_sqlite && settings.data_dir == Settings::default().data_dir {
+        // Never create a new, empty database in whatever directory we were started in.
+        anyhow::bail!(
+            "say which database to migrate: --data-dir (its SQLite database), \
+             DATABASE_URL, or a config file"
+        );
+    }
+    if uses_sqlite {
+        std::fs::create_dir_all(&settings.data_dir)?;
+    }
+    let url = settings.database_url();
+    let db = transcoder::persistence::connect(&url, 1, false).await?;
+    let applied = transcoder::persistence::migrate::apply_pending(&db, &url).await;
+    db.close().await?;
+    let applied = applied?;
+    let noun = if applied == 1 {
+        "migration"
+    } else {
+        "migrations"
+    };
+    println!("applied {applied} {noun}");
     Ok(())
 }
 

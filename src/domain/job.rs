@@ -215,6 +215,10 @@ pub struct Job {
     pub billing: Option<Billing>,
     pub attempts: u32,
     pub idempotency_key: Option<String>,
+    /// SHA-256 (hex) of the validated order, set with `idempotency_key`: a later
+    /// submission with the key is the same order only if its fingerprint matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_fingerprint: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -293,6 +297,7 @@ impl Job {
             billing: None,
             attempts: 0,
             idempotency_key,
+            idempotency_fingerprint: None,
             created_at: now,
             updated_at: now,
             started_at: None,

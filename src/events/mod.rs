@@ -3,15 +3,22 @@
 //! fill a gap from it.
 //!
 //! Events of jobs run by another process (API and worker roles apart) reach this hub
-//! through one database poller per watched job, not one per watcher: a job with 10,000
-//! watchers costs one query per quiet interval, and none while a local worker publishes.
+//! through one database reader per watched job, not one per watcher: a job with 10,000
+//! watchers costs one query per wake-up. On PostgreSQL the reader wakes when another
+//! process notifies that the job has a new event ([`EventHub::nudge`]); the poll after a
+//! quiet interval stays as the fallback (and is all SQLite has).
+
+mod journal;
+
+pub use journal::Journal;
 
 use crate::domain::{JobEvent, JobId};
 use crate::persistence::JobRepository;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
 
 /// Capacity per job; a watcher further behind than this re-reads from the database.
 const CHANNEL_CAPACITY: usize = 256;
@@ -23,6 +30,8 @@ struct Channel {
     /// Highest sequence sent: each event goes out once, in order.
     last_sequence: u64,
     last_sent: Instant,
+    /// Wakes the job's reader before its poll interval.
+    wake: Arc<Notify>,
 }
 
 pub struct EventHub {
@@ -30,15 +39,39 @@ pub struct EventHub {
     repo: Arc<dyn JobRepository>,
     /// How long a watched job may stay quiet before its poller reads the database.
     poll: Duration,
+    /// Readers end with the process.
+    shutdown: CancellationToken,
 }
 
 impl EventHub {
-    pub fn new(repo: Arc<dyn JobRepository>, poll: Duration) -> Arc<Self> {
+    pub fn new(
+        repo: Arc<dyn JobRepository>,
+        poll: Duration,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
         Arc::new(Self {
             channels: Mutex::default(),
             repo,
             poll,
+            shutdown,
         })
+    }
+
+    /// Another process stored an event of `job_id`: its reader (if it is watched here)
+    /// reads it now.
+    pub fn nudge(&self, job_id: JobId) {
+        let channels = self.channels.lock().expect("event hub lock");
+        if let Some(channel) = channels.get(&job_id) {
+            channel.wake.notify_one();
+        }
+    }
+
+    /// Wakes every reader (notifications may have been missed).
+    pub fn nudge_all(&self) {
+        let channels = self.channels.lock().expect("event hub lock");
+        for channel in channels.values() {
+            channel.wake.notify_one();
+        }
     }
 
     pub fn subscribe(self: &Arc<Self>, job_id: JobId) -> broadcast::Receiver<JobEvent> {
@@ -47,15 +80,17 @@ impl EventHub {
             return channel.sender.subscribe();
         }
         let (sender, receiver) = broadcast::channel(CHANNEL_CAPACITY);
+        let wake = Arc::new(Notify::new());
         channels.insert(
             job_id,
             Channel {
                 sender,
                 last_sequence: 0,
                 last_sent: Instant::now(),
+                wake: wake.clone(),
             },
         );
-        tokio::spawn(self.clone().poll_job(job_id));
+        tokio::spawn(self.clone().poll_job(job_id, wake));
         receiver
     }
 
@@ -95,9 +130,13 @@ impl EventHub {
 
     /// While the job has watchers, reads events nobody published here (another process
     /// wrote them) whenever it has been quiet for a poll interval.
-    async fn poll_job(self: Arc<Self>, job_id: JobId) {
+    async fn poll_job(self: Arc<Self>, job_id: JobId, wake: Arc<Notify>) {
         loop {
-            tokio::time::sleep(self.poll).await;
+            let nudged = tokio::select! {
+                _ = tokio::time::sleep(self.poll) => false,
+                _ = wake.notified() => true,
+                _ = self.shutdown.cancelled() => return,
+            };
             let after = {
                 let mut channels = self.channels.lock().expect("event hub lock");
                 match channels.get(&job_id) {
@@ -106,7 +145,9 @@ impl EventHub {
                         channels.remove(&job_id);
                         return;
                     }
-                    Some(channel) if channel.last_sent.elapsed() < self.poll => continue,
+                    Some(channel) if !nudged && channel.last_sent.elapsed() < self.poll => {
+                        continue;
+                    }
                     Some(channel) => channel.last_sequence,
                 }
             };

@@ -94,6 +94,7 @@ pub fn job_from_row(row: job::Model) -> Result<Job, Error> {
             .unwrap_or_default(),
         attempts: row.attempts as u32,
         idempotency_key: row.idempotency_key,
+        idempotency_fingerprint: row.idempotency_fingerprint,
         created_at: row.created_at,
         updated_at: row.updated_at,
         started_at: row.started_at,

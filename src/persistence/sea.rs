@@ -1,22 +1,20 @@
 //! [`JobRepository`] on sea-orm, for SQLite and PostgreSQL alike.
 
-use super::convert::{
-    JobColumns, event_from_row, event_payload, job_columns, job_from_row, phase_str,
-};
+use super::convert::{event_from_row, job_columns, job_from_row};
 use super::deliveries::insert_deliveries;
 use super::entities::{job, job_event};
 use super::group_commit::GroupCommit;
-use super::{Inserted, JobRepository, WriteGate, usage};
+use super::job_writes::{self, Guard, LeaseChange, LeaseStatus};
+use super::{Claimed, Inserted, JobRepository, WriteGate, usage};
 use crate::domain::notification::Notification;
 use crate::domain::{CompanyId, EventKind, Job, JobEvent, JobId, JobState, UsageLine};
 use crate::error::Error;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
+use std::time::Duration;
 
 /// sqlx 0.9.0 leaves Nagle's algorithm on for PostgreSQL connections (sqlx#4335, fixed
 /// upstream by #4336, not released as of 0.9.0). A long statement's last segment then
@@ -34,15 +32,28 @@ pub struct SeaJobRepository {
 }
 
 impl SeaJobRepository {
-    /// Must be called inside a Tokio runtime: it starts the group-commit writers.
-    pub fn new(db: DatabaseConnection) -> Self {
+    /// Must be called inside a Tokio runtime: it starts the group-commit writers. An
+    /// idempotency key holds its job for `idempotency_window`.
+    pub fn new(db: DatabaseConnection, idempotency_window: std::time::Duration) -> Self {
         let write_gate = WriteGate::for_backend(&db);
         // SQLite takes one writer at a time anyway; on PostgreSQL a few transactions in
         // flight overlap their commits' fsyncs.
         let new_jobs = if write_gate.is_open_to_all() {
-            GroupCommit::start(db.clone(), write_gate.clone(), 4, PG_MAX_BATCH_BYTES)
+            GroupCommit::start(
+                db.clone(),
+                write_gate.clone(),
+                4,
+                PG_MAX_BATCH_BYTES,
+                idempotency_window,
+            )
         } else {
-            GroupCommit::start(db.clone(), write_gate.clone(), 1, usize::MAX)
+            GroupCommit::start(
+                db.clone(),
+                write_gate.clone(),
+                1,
+                usize::MAX,
+                idempotency_window,
+            )
         };
         Self {
             db,
@@ -56,98 +67,17 @@ impl SeaJobRepository {
     }
 }
 
-/// Queued, or running on a lease that has run out (its worker is gone).
-fn claimable(now: DateTime<Utc>) -> Condition {
-    Condition::any()
-        .add(job::Column::State.eq(JobState::Queued.as_str()))
-        .add(
-            Condition::all()
-                .add(job::Column::State.eq(JobState::Running.as_str()))
-                .add(job::Column::LeaseExpiresAt.lt(now)),
-        )
-}
-
-async fn insert_event(
-    txn: &DatabaseTransaction,
-    job_id: JobId,
-    sequence: i64,
-    kind: EventKind,
-) -> Result<JobEvent, Error> {
-    let row = job_event::ActiveModel {
-        job_id: Set(job_id.to_string()),
-        sequence: Set(sequence),
-        time: Set(Utc::now()),
-        payload_json: Set(event_payload(&kind)?),
-    };
-    let model = job_event::Entity::insert(row)
-        .exec_with_returning(txn)
-        .await?;
-    event_from_row(model)
-}
-
-/// Writes the job's mutable fields and appends `event` with the next sequence, on `txn`,
-/// only while `owner` holds the lease. None when it does not: nothing was changed, and
-/// the caller rolls back.
-async fn update_with_event(
-    txn: &DatabaseTransaction,
-    current: &Job,
-    cols: JobColumns,
-    owner: &str,
-    event: EventKind,
-    release: bool,
-) -> Result<Option<JobEvent>, Error> {
-    let mut update = job::Entity::update_many()
-        .col_expr(
-            job::Column::LastSequence,
-            Expr::col(job::Column::LastSequence).add(1),
-        )
-        .col_expr(job::Column::State, Expr::value(current.state.as_str()))
-        .col_expr(job::Column::Phase, Expr::value(phase_str(current.phase)))
-        .col_expr(
-            job::Column::ProgressPercent,
-            Expr::value(current.progress_percent),
-        )
-        .col_expr(job::Column::OutputsJson, Expr::value(cols.outputs_json))
-        .col_expr(job::Column::SourceJson, Expr::value(cols.source_json))
-        .col_expr(job::Column::ErrorJson, Expr::value(cols.error_json))
-        .col_expr(job::Column::BillingJson, Expr::value(cols.billing_json))
-        .col_expr(
-            job::Column::ThumbnailsJson,
-            Expr::value(cols.thumbnails_json),
-        )
-        .col_expr(
-            job::Column::StoryboardsJson,
-            Expr::value(cols.storyboards_json),
-        )
-        .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
-        .col_expr(job::Column::StartedAt, Expr::value(current.started_at))
-        .col_expr(job::Column::FinishedAt, Expr::value(current.finished_at));
-    if release {
-        update = update
-            .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
-            .col_expr(
-                job::Column::LeaseExpiresAt,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            );
+/// The row's job, with the running attempt's per-output percents (written by progress
+/// ticks apart from the outputs) laid over its outputs.
+fn job_with_progress(row: job::Model) -> Result<Job, Error> {
+    let progress = row.progress_json.clone();
+    let mut job = job_from_row(row)?;
+    if let Some(percents) = progress.and_then(|p| serde_json::from_str::<Vec<f64>>(&p).ok()) {
+        for (output, percent) in job.outputs.iter_mut().zip(percents) {
+            output.percent = percent;
+        }
     }
-    let res = update
-        .filter(job::Column::Id.eq(current.id.to_string()))
-        .filter(job::Column::LeaseOwner.eq(owner))
-        .exec(txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Ok(None);
-    }
-    let sequence: i64 = job::Entity::find_by_id(current.id.to_string())
-        .select_only()
-        .column(job::Column::LastSequence)
-        .into_tuple()
-        .one(txn)
-        .await?
-        .ok_or_else(|| Error::internal("job vanished mid-update"))?;
-    insert_event(txn, current.id, sequence, event)
-        .await
-        .map(Some)
+    Ok(job)
 }
 
 #[async_trait]
@@ -161,7 +91,7 @@ impl JobRepository for SeaJobRepository {
             .filter(job::Column::CompanyId.eq(company.as_str()))
             .one(&self.db)
             .await?
-            .map(job_from_row)
+            .map(job_with_progress)
             .transpose()
     }
 
@@ -185,70 +115,32 @@ impl JobRepository for SeaJobRepository {
             .all(&self.db)
             .await?
             .into_iter()
-            .map(job_from_row)
+            .map(job_with_progress)
             .collect()
     }
 
-    async fn claim_next(
-        &self,
-        owner: &str,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Option<Job>, Error> {
-        // Optimistic: pick a candidate, then take it only if it is still claimable.
-        // Losing the race to another worker just means trying the next candidate.
-        for _ in 0..8 {
-            let now = Utc::now();
-            let Some(candidate) = job::Entity::find()
-                .filter(claimable(now))
-                .order_by_desc(job::Column::Priority)
-                .order_by_asc(job::Column::CreatedAt)
-                .order_by_asc(job::Column::Id)
-                .one(&self.db)
-                .await?
-            else {
-                return Ok(None);
-            };
-            let turn = self.write_turn().await;
-            let taken = job::Entity::update_many()
-                .col_expr(job::Column::State, Expr::value(JobState::Running.as_str()))
-                .col_expr(job::Column::LeaseOwner, Expr::value(owner))
-                .col_expr(job::Column::LeaseExpiresAt, Expr::value(lease_until))
-                .col_expr(
-                    job::Column::Attempts,
-                    Expr::col(job::Column::Attempts).add(1),
-                )
-                .col_expr(job::Column::UpdatedAt, Expr::value(now))
-                .filter(job::Column::Id.eq(candidate.id.clone()))
-                .filter(claimable(now))
-                .exec(&self.db)
-                .await?;
-            drop(turn);
-            if taken.rows_affected == 1 {
-                let row = job::Entity::find_by_id(candidate.id)
-                    .one(&self.db)
-                    .await?
-                    .ok_or_else(|| Error::internal("claimed job vanished"))?;
-                return job_from_row(row).map(Some);
-            }
-        }
-        Ok(None)
+    async fn claim_next(&self, owner: &str, lease: Duration) -> Result<Option<Claimed>, Error> {
+        let turn = self.write_turn().await;
+        let claimed = job_writes::claim(&self.db, owner, lease).await?;
+        drop(turn);
+        let Some(row) = claimed else {
+            return Ok(None);
+        };
+        let cancel_requested = row.cancel_requested_at.is_some();
+        Ok(Some(Claimed {
+            job: job_from_row(row)?,
+            cancel_requested,
+        }))
     }
 
     async fn renew_lease(
         &self,
         id: JobId,
         owner: &str,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool, Error> {
+        lease: Duration,
+    ) -> Result<LeaseStatus, Error> {
         let _turn = self.write_turn().await;
-        let res = job::Entity::update_many()
-            .col_expr(job::Column::LeaseExpiresAt, Expr::value(lease_until))
-            .filter(job::Column::Id.eq(id.to_string()))
-            .filter(job::Column::LeaseOwner.eq(owner))
-            .filter(job::Column::State.eq(JobState::Running.as_str()))
-            .exec(&self.db)
-            .await?;
-        Ok(res.rows_affected == 1)
+        job_writes::renew(&self.db, id, owner, lease).await
     }
 
     async fn save_with_event(
@@ -256,18 +148,43 @@ impl JobRepository for SeaJobRepository {
         current: &Job,
         owner: &str,
         event: EventKind,
-        release: bool,
+        lease: LeaseChange,
     ) -> Result<Option<JobEvent>, Error> {
         let cols = job_columns(current)?;
         let _turn = self.write_turn().await;
         let txn = self.db.begin().await?;
-        let Some(event) = update_with_event(&txn, current, cols, owner, event, release).await?
+        let guard = Guard::Lease(owner);
+        let Some(event) = job_writes::save_job(&txn, current, cols, guard, event, lease).await?
         else {
             txn.rollback().await?;
             return Ok(None);
         };
         txn.commit().await?;
         Ok(Some(event))
+    }
+
+    async fn save_progress(
+        &self,
+        id: JobId,
+        owner: &str,
+        percent: f64,
+        output_percents: &[f64],
+        event: EventKind,
+    ) -> Result<Option<JobEvent>, Error> {
+        let _turn = self.write_turn().await;
+        let txn = self.db.begin().await?;
+        let saved =
+            job_writes::save_progress(&txn, id, owner, percent, output_percents, event).await?;
+        match saved {
+            Some(event) => {
+                txn.commit().await?;
+                Ok(Some(event))
+            }
+            None => {
+                txn.rollback().await?;
+                Ok(None)
+            }
+        }
     }
 
     async fn finish(
@@ -281,7 +198,9 @@ impl JobRepository for SeaJobRepository {
         let cols = job_columns(current)?;
         let _turn = self.write_turn().await;
         let txn = self.db.begin().await?;
-        let Some(event) = update_with_event(&txn, current, cols, owner, event, true).await? else {
+        let (guard, release) = (Guard::Lease(owner), LeaseChange::Release);
+        let Some(event) = job_writes::save_job(&txn, current, cols, guard, event, release).await?
+        else {
             txn.rollback().await?;
             return Ok(None);
         };
@@ -289,6 +208,31 @@ impl JobRepository for SeaJobRepository {
         usage::insert_lines(&txn, usage_lines).await?;
         txn.commit().await?;
         Ok(Some(event))
+    }
+
+    async fn cancel_queued(
+        &self,
+        current: &Job,
+        event: EventKind,
+        deliveries: &[Notification],
+    ) -> Result<Option<JobEvent>, Error> {
+        let cols = job_columns(current)?;
+        let _turn = self.write_turn().await;
+        let txn = self.db.begin().await?;
+        let (guard, release) = (Guard::Queued, LeaseChange::Release);
+        let Some(event) = job_writes::save_job(&txn, current, cols, guard, event, release).await?
+        else {
+            txn.rollback().await?;
+            return Ok(None);
+        };
+        insert_deliveries(&txn, deliveries).await?;
+        txn.commit().await?;
+        Ok(Some(event))
+    }
+
+    async fn request_cancel(&self, id: JobId) -> Result<bool, Error> {
+        let _turn = self.write_turn().await;
+        job_writes::request_cancel(&self.db, id).await
     }
 
     async fn events_after(

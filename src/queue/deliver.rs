@@ -2,8 +2,8 @@
 //! again when the job fails after some were delivered: a failed job leaves nothing at
 //! its destinations that looks finished.
 
-use super::executor::tracked;
 use super::lease::Lease;
+use super::tracked::tracked;
 use super::written::WrittenOutput;
 use crate::domain::{EventKind, Job, OutputState, Phase};
 use crate::error::Error;
@@ -107,7 +107,7 @@ pub async fn outputs(
         output.state = OutputState::Succeeded;
         let finished = output.clone();
         lease
-            .record(job, EventKind::OutputFinished(Box::new(finished)), false)
+            .record(job, EventKind::OutputFinished(Box::new(finished)))
             .await?;
     }
     Ok(())
@@ -147,7 +147,7 @@ pub async fn thumbnails(
         thumb.state = OutputState::Succeeded;
         let finished = thumb.clone();
         lease
-            .record(job, EventKind::ThumbnailFinished(Box::new(finished)), false)
+            .record(job, EventKind::ThumbnailFinished(Box::new(finished)))
             .await?;
     }
     Ok(())

@@ -1,18 +1,28 @@
 //! The worker pool: claims queued jobs (highest priority, then oldest) on a lease,
-//! heartbeats it, and runs them through the executor.
+//! heartbeats it, and runs them through their phases.
+//!
+//! Workers wake when a job is queued (in this process, or in another through the
+//! database's notifications) and otherwise poll, which also finds expired leases and
+//! backoffs that ended. On shutdown they stop claiming; running jobs get the drain grace
+//! period, then are handed back to the queue.
 
+mod attempt;
 mod deadline;
 mod deliver;
-mod executor;
 mod lease;
 mod limits;
+mod phases;
 mod progress;
+mod running;
 mod storyboards;
+mod tracked;
 mod written;
 
+pub use running::{RunningJobs, StopReason};
+
 use crate::config::Settings;
-use crate::events::EventHub;
-use crate::persistence::{JobRepository, NotificationRepository};
+use crate::events::Journal;
+use crate::persistence::{Claimed, NotificationRepository};
 use crate::storage::Storage;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,11 +32,14 @@ use tokio_util::sync::CancellationToken;
 
 /// What workers need to run jobs.
 pub struct WorkerDeps {
-    pub repo: Arc<dyn JobRepository>,
-    pub hub: Arc<EventHub>,
+    /// Every job write (and its event) goes through here.
+    pub journal: Journal,
     pub settings: Arc<Settings>,
     pub storage: Storage,
+    /// Wakes idle workers: a job was queued.
     pub work_available: Arc<Notify>,
+    /// The jobs this process runs, to stop them (cancel, drain).
+    pub running: Arc<RunningJobs>,
     pub notifications: Arc<dyn NotificationRepository>,
     /// Wakes the notification dispatcher.
     pub notifications_due: Arc<Notify>,
@@ -52,8 +65,9 @@ impl WorkerControl {
     }
 }
 
-/// Starts `concurrency` workers; they stop when `shutdown` fires, handing running jobs
-/// back to the queue.
+/// Starts `concurrency` workers. They stop claiming when `shutdown` fires and return
+/// when their running job has ended (finished, or handed back to the queue once the
+/// drain's grace period is over: see [`RunningJobs::stop_all`]).
 pub fn spawn_workers(
     deps: Arc<WorkerDeps>,
     concurrency: usize,
@@ -63,9 +77,9 @@ pub fn spawn_workers(
     let process = uuid::Uuid::now_v7().simple().to_string();
     (0..concurrency)
         .map(|i| {
-            let owner = format!("worker-{}-{i}", &process[..12]);
+            let name = format!("worker-{}-{i}", &process[20..]);
             tokio::spawn(worker_loop(
-                owner,
+                name,
                 deps.clone(),
                 control.paused.subscribe(),
                 shutdown.clone(),
@@ -75,13 +89,13 @@ pub fn spawn_workers(
 }
 
 async fn worker_loop(
-    owner: String,
+    name: String,
     deps: Arc<WorkerDeps>,
     mut paused: watch::Receiver<bool>,
     shutdown: CancellationToken,
 ) {
     let poll = Duration::from_millis(deps.settings.workers.poll_interval_ms);
-    let lease = chrono::Duration::seconds(deps.settings.workers.lease_seconds as i64);
+    let lease = Duration::from_secs(deps.settings.workers.lease_seconds);
     loop {
         while *paused.borrow_and_update() {
             tokio::select! {
@@ -89,23 +103,26 @@ async fn worker_loop(
                 _ = shutdown.cancelled() => return,
             }
         }
+        // Armed before the claim, so a wake-up that arrives while claiming is not lost.
+        let woken = deps.work_available.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         if shutdown.is_cancelled() {
             return;
         }
-        match deps
-            .repo
-            .claim_next(&owner, chrono::Utc::now() + lease)
-            .await
-        {
-            Ok(Some(job)) => {
-                run_guarded(&deps, job, &owner, &shutdown).await;
+        // Every claim has its own owner string: the fencing token its writes carry.
+        let owner = format!("{name}/{}", uuid::Uuid::now_v7().simple());
+        match deps.journal.repo().claim_next(&owner, lease).await {
+            Ok(Some(claimed)) => {
+                tracing::info!(job_id = %claimed.job.id, worker = %name, "claimed a job");
+                run_guarded(&deps, claimed, &owner).await;
                 continue;
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "claiming a job failed"),
         }
         tokio::select! {
-            _ = deps.work_available.notified() => {}
+            _ = woken => {}
             _ = tokio::time::sleep(poll) => {}
             _ = paused.changed() => {}
             _ = shutdown.cancelled() => return,
@@ -115,18 +132,16 @@ async fn worker_loop(
 
 /// Runs the job in its own task so that a panic ends the job FAILED instead of
 /// killing this worker and leaving the job stuck.
-async fn run_guarded(
-    deps: &Arc<WorkerDeps>,
-    job: crate::domain::Job,
-    owner: &str,
-    shutdown: &CancellationToken,
-) {
-    let snapshot = job.clone();
+async fn run_guarded(deps: &Arc<WorkerDeps>, claimed: Claimed, owner: &str) {
+    let snapshot = claimed.clone();
+    let (stop, registered) = deps.running.register(claimed.job.id);
     let task = tokio::spawn({
-        let (deps, owner, shutdown) = (deps.clone(), owner.to_owned(), shutdown.clone());
-        async move { executor::execute(&deps, job, &owner, &shutdown).await }
+        let (deps, owner) = (deps.clone(), owner.to_owned());
+        async move { attempt::run(&deps, claimed, &owner, stop).await }
     });
-    if let Err(e) = task.await {
+    let outcome = task.await;
+    drop(registered);
+    if let Err(e) = outcome {
         let cause = match e.try_into_panic() {
             Ok(payload) => payload
                 .downcast_ref::<String>()
@@ -135,7 +150,7 @@ async fn run_guarded(
                 .unwrap_or_else(|| "unknown panic".into()),
             Err(e) => e.to_string(),
         };
-        tracing::error!(job_id = %snapshot.id, %cause, "job task panicked");
-        executor::fail_after_crash(deps, snapshot, owner, &cause).await;
+        tracing::error!(job_id = %snapshot.job.id, %cause, "job task panicked");
+        attempt::fail_after_crash(deps, snapshot, owner, &cause).await;
     }
 }

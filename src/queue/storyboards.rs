@@ -93,11 +93,7 @@ pub async fn deliver(
         board.state = OutputState::Succeeded;
         let finished = board.clone();
         lease
-            .record(
-                job,
-                EventKind::StoryboardFinished(Box::new(finished)),
-                false,
-            )
+            .record(job, EventKind::StoryboardFinished(Box::new(finished)))
             .await?;
     }
     Ok(())

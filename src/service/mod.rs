@@ -6,16 +6,18 @@ mod usage;
 mod watch;
 
 use crate::auth::SubmitLimiter;
+use crate::config::S3Settings;
 use crate::domain::notification::Notification;
 use crate::domain::order::{Destination, Location, OrderPolicy, names_company_profiles};
 use crate::domain::{
     Caller, EventKind, Job, JobId, JobState, OrderRequest, ProfileCatalogue, Tariff,
 };
 use crate::error::{Error, Result};
-use crate::events::EventHub;
+use crate::events::{EventHub, Journal};
 use crate::persistence::{
     Inserted, JobRepository, NotificationRepository, ProfileRepository, UsageRepository,
 };
+use crate::queue::{RunningJobs, StopReason};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -31,6 +33,16 @@ pub struct Service {
     inner: Arc<Inner>,
 }
 
+/// What the service shares with the rest of the process: the wake-up for a queued job,
+/// the registry a cancel stops running jobs through, and the shutdown signal that ends
+/// WatchJob streams.
+pub struct ServiceRuntime {
+    pub work_available: Arc<Notify>,
+    pub running: Arc<RunningJobs>,
+    pub s3: S3Settings,
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
 /// The repositories the service reads and writes.
 pub struct Repositories {
     pub jobs: Arc<dyn JobRepository>,
@@ -41,6 +53,15 @@ pub struct Repositories {
 
 struct Inner {
     repo: Arc<dyn JobRepository>,
+    /// Saves and publishes the events the service writes (queued, canceled).
+    journal: Journal,
+    /// Jobs running in this process: a cancel stops them directly (other processes
+    /// learn of it by notification, or by their heartbeat).
+    running: Arc<RunningJobs>,
+    /// For the notification bodies of a job canceled while queued.
+    s3: S3Settings,
+    /// Ends WatchJob streams when the process drains.
+    shutdown: tokio_util::sync::CancellationToken,
     notifications: Arc<dyn NotificationRepository>,
     profiles: Arc<dyn ProfileRepository>,
     usage: Arc<dyn UsageRepository>,
@@ -63,11 +84,15 @@ impl Service {
         limiter: SubmitLimiter,
         hub: Arc<EventHub>,
         policy: OrderPolicy,
-        work_available: Arc<Notify>,
+        runtime: ServiceRuntime,
         watch_poll: Duration,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                journal: Journal::new(repos.jobs.clone(), hub.clone()),
+                running: runtime.running,
+                s3: runtime.s3,
+                shutdown: runtime.shutdown,
                 repo: repos.jobs,
                 notifications: repos.notifications,
                 profiles: repos.profiles,
@@ -76,14 +101,16 @@ impl Service {
                 limiter,
                 hub,
                 policy,
-                work_available,
+                work_available: runtime.work_available,
                 watch_poll,
             }),
         }
     }
 
-    /// Validates the order and queues it; the same idempotency key returns the same job.
-    /// Each call counts against the company's submission rate limit.
+    /// Validates the order and queues it. Within the idempotency window the same key and
+    /// order return the first job, and the same key with another order is ALREADY_EXISTS;
+    /// after it the key is free again. Each call counts against the company's submission
+    /// rate limit.
     #[tracing::instrument(skip_all, fields(company_id = %caller.company))]
     pub async fn submit_job(
         &self,
@@ -106,11 +133,14 @@ impl Service {
             ProfileCatalogue::system_presets()
         };
         let order = order.validate(caller, &catalogue, &self.inner.policy)?;
-        let mut job = Job::new(
-            caller.company.clone(),
-            order,
-            (!key.is_empty()).then(|| key.to_owned()),
-        );
+        let key = (!key.is_empty()).then(|| key.to_owned());
+        // Taken before the default destination is added: that one names the job's id.
+        let fingerprint = key
+            .as_ref()
+            .map(|_| order_fingerprint(&order))
+            .transpose()?;
+        let mut job = Job::new(caller.company.clone(), order, key);
+        job.idempotency_fingerprint = fingerprint;
         if job.order.destinations.is_empty() {
             job.order.destinations.push(self.default_destination(&job));
         }
@@ -119,9 +149,8 @@ impl Service {
             phase: None,
             attempt: 0,
         };
-        match self.inner.repo.insert(&job, first).await? {
-            Inserted::Created(event) => {
-                self.inner.hub.publish(&event);
+        match self.inner.journal.insert(&job, first).await? {
+            Inserted::Created(_) => {
                 self.inner.work_available.notify_one();
                 tracing::info!(job_id = %job.id, "job queued");
                 Ok(job)
@@ -158,14 +187,62 @@ impl Service {
             .ok_or_else(|| Error::not_found(format!("job {id} not found")))
     }
 
-    /// Cancelling is not built yet; the job is still looked up first, so another
-    /// company's job answers NOT_FOUND exactly like a missing one.
+    /// Cancels the caller's job. A queued job is CANCELED at once (with its event and
+    /// notifications); a running one is stopped by the worker that runs it, on whichever
+    /// replica, which then ends it CANCELED and unbilled. A finished job is
+    /// FAILED_PRECONDITION. Returns the job as it is after the request.
     pub async fn cancel_job(&self, caller: &Caller, job_id: &str) -> Result<Job> {
-        let job = self.get_job(caller, job_id).await?;
-        Err(Error::unimplemented(format!(
-            "cancelling jobs is not implemented yet (job {})",
-            job.id
+        // A claim can race the cancel of a queued job: then it is running, try again.
+        for _ in 0..3 {
+            let job = self.get_job(caller, job_id).await?;
+            match job.state {
+                JobState::Queued => {
+                    if let Some(canceled) = self.cancel_queued(job).await? {
+                        return Ok(canceled);
+                    }
+                }
+                JobState::Running => {
+                    if self.inner.repo.request_cancel(job.id).await? {
+                        self.inner.running.stop(job.id, StopReason::Canceled);
+                        tracing::info!(job_id = %job.id, "cancel requested");
+                        return Ok(job);
+                    }
+                }
+                state => {
+                    return Err(Error::failed_precondition(format!(
+                        "job {} already ended {}; only queued or running jobs can be canceled",
+                        job.id,
+                        state.as_str()
+                    )));
+                }
+            }
+        }
+        Err(Error::unavailable(format!(
+            "job {job_id} kept changing state; try again"
         )))
+    }
+
+    /// CANCELED in one write while still queued; None when a worker claimed it first.
+    async fn cancel_queued(&self, mut job: Job) -> Result<Option<Job>> {
+        let error = Error::new(crate::error::ErrorCode::Canceled, "canceled by request");
+        job.state = JobState::Canceled;
+        job.error = Some(error.clone());
+        job.finished_at = Some(chrono::Utc::now());
+        job.updated_at = chrono::Utc::now();
+        for output in &mut job.outputs {
+            output.state = crate::domain::OutputState::Failed;
+        }
+        let deliveries = crate::notify::deliveries_for(&job, &self.inner.s3);
+        let event = EventKind::JobFinished {
+            state: JobState::Canceled,
+            error: Some(error),
+        };
+        let saved = self
+            .inner
+            .journal
+            .cancel_queued(&job, event, &deliveries)
+            .await?;
+        Ok(saved.map(|_| job))
     }
 
     /// A page of jobs, newest first, and the token of the next page if there is one.
@@ -222,4 +299,18 @@ impl Service {
             .await?;
         Ok(secret)
     }
+}
+
+/// SHA-256 (lower-case hex) of the validated order's canonical JSON: going through a
+/// `serde_json::Value` sorts every object's keys (its map is a BTreeMap while the
+/// `preserve_order` feature is off), so the same order always gives the same fingerprint.
+fn order_fingerprint(order: &crate::domain::ValidOrder) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::to_value(order)
+        .and_then(|value| serde_json::to_vec(&value))
+        .map_err(|e| Error::internal(format!("encoding the order's fingerprint: {e}")))?;
+    Ok(Sha256::digest(&canonical)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

@@ -67,6 +67,10 @@ fn events(
         let mut live = Some(live);
         let mut last = after;
         loop {
+            if inner.shutdown.is_cancelled() {
+                yield Err(draining(last));
+                return;
+            }
             // Catch up from the database.
             loop {
                 let page = match inner.repo.events_after(job_id, last, REPLAY_PAGE).await {
@@ -94,10 +98,17 @@ fn events(
             loop {
                 let Some(receiver) = live.as_mut() else {
                     // No live channel left: poll the database.
-                    tokio::time::sleep(inner.watch_poll).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(inner.watch_poll) => {}
+                        _ = inner.shutdown.cancelled() => {}
+                    }
                     break;
                 };
-                match tokio::time::timeout(SAFETY_REREAD, receiver.recv()).await {
+                let next = tokio::select! {
+                    next = tokio::time::timeout(SAFETY_REREAD, receiver.recv()) => next,
+                    _ = inner.shutdown.cancelled() => break,
+                };
+                match next {
                     Ok(Ok(event)) if event.sequence <= last => continue,
                     Ok(Ok(event)) if event.sequence == last + 1 => {
                         last = event.sequence;
@@ -120,4 +131,12 @@ fn events(
             }
         }
     }
+}
+
+/// The status a watcher gets when the server drains: where to resume, on another replica
+/// or after the restart.
+fn draining(last: u64) -> crate::error::Error {
+    crate::error::Error::unavailable(format!(
+        "the server is shutting down; watch again with after_sequence = {last}"
+    ))
 }

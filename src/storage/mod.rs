@@ -25,20 +25,40 @@ pub struct Storage {
 /// Bytes moved so far, and the total when known.
 pub type TransferState = (u64, Option<u64>);
 
-/// A progress reporter for a transfer; reports are coalesced, the latest wins.
+/// A progress reporter for a transfer; reports are coalesced, the latest wins. It also
+/// carries the job's stop token, for transfers that must clean up when stopped (an S3
+/// multipart upload aborts itself rather than leave its parts behind).
 #[derive(Clone, Default)]
-pub struct Transfer(Option<Arc<watch::Sender<TransferState>>>);
+pub struct Transfer {
+    progress: Option<Arc<watch::Sender<TransferState>>>,
+    stop: tokio_util::sync::CancellationToken,
+}
 
 impl Transfer {
     pub fn channel() -> (Self, watch::Receiver<TransferState>) {
         let (tx, rx) = watch::channel((0, None));
-        (Self(Some(Arc::new(tx))), rx)
+        let transfer = Self {
+            progress: Some(Arc::new(tx)),
+            stop: Default::default(),
+        };
+        (transfer, rx)
+    }
+
+    /// The same reporter, stopped when `stop` fires.
+    pub fn stopped_by(mut self, stop: tokio_util::sync::CancellationToken) -> Self {
+        self.stop = stop;
+        self
     }
 
     pub fn report(&self, done: u64, total: Option<u64>) {
-        if let Some(tx) = &self.0 {
+        if let Some(tx) = &self.progress {
             tx.send_replace((done, total));
         }
+    }
+
+    /// Resolves when the transfer should stop.
+    pub async fn stopped(&self) {
+        self.stop.cancelled().await
     }
 }
 

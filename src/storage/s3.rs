@@ -203,10 +203,11 @@ impl S3Store {
             .upload_id()
             .ok_or("the store returned no upload id")?
             .to_owned();
-        match self
-            .upload_parts(file, size, bucket, key, &upload_id, progress)
-            .await
-        {
+        let parts = tokio::select! {
+            parts = self.upload_parts(file, size, bucket, key, &upload_id, progress) => parts,
+            _ = progress.stopped() => Err("stopped before the upload finished".to_owned()),
+        };
+        match parts {
             Ok(parts) => {
                 self.client
                     .complete_multipart_upload()

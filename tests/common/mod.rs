@@ -18,6 +18,7 @@ pub const COMPANY: &str = "acme";
 pub use pb::job_event::Kind;
 
 pub mod peers;
+pub mod procs;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -90,6 +91,19 @@ impl Drop for PgDatabase {
     }
 }
 
+/// A fresh PostgreSQL database with nothing in it (not even migrations), dropped with
+/// the value: for tests that start an app without migrating, or run `transcoder
+/// migrate` against it.
+pub struct EmptyPgDatabase {
+    _db: PgDatabase,
+    pub url: String,
+}
+
+pub async fn empty_pg_database() -> EmptyPgDatabase {
+    let (db, url) = PgDatabase::create().await;
+    EmptyPgDatabase { _db: db, url }
+}
+
 pub struct TestApp {
     pub app: Option<RunningApp>,
     /// Authenticated as [`COMPANY`].
@@ -147,6 +161,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
+    // The app's warnings (RUST_LOG to change) go to the test's captured output: a
+    // failing test shows them.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,sqlx=error".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let data_dir = tempfile::tempdir().unwrap();
     let mut settings = Settings {
         data_dir: data_dir.path().to_owned(),
@@ -159,6 +182,11 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     settings.workers.paused = options.paused;
     settings.workers.poll_interval_ms = 200;
     settings.limits.progress_interval_ms = 100;
+    // Tests that stop an app mid-job should not wait out the production drain.
+    settings.workers.drain_grace_seconds = 1;
+    // Retries and progress as fast as they come (tests/progress.rs checks the cap).
+    settings.workers.retry_backoff_base_seconds = 0.1;
+    settings.workers.progress_min_interval_ms = 0;
     if let Some(configure) = options.configure {
         configure(&mut settings);
     }

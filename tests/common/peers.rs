@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -24,6 +24,9 @@ pub struct S3Peer {
     pub addr: SocketAddr,
     pub fail_part_two: Arc<AtomicBool>,
     pub fail_puts: Arc<AtomicBool>,
+    /// Milliseconds every upload request (PUT/POST) waits before it is served, so an
+    /// upload lasts long enough to kill its worker mid-way. 0 by default.
+    pub upload_delay_ms: Arc<AtomicU64>,
     root: tempfile::TempDir,
 }
 
@@ -43,6 +46,8 @@ impl S3Peer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let fail = (fail_part_two.clone(), fail_puts.clone());
+        let upload_delay_ms = Arc::new(AtomicU64::new(0));
+        let delay = upload_delay_ms.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -50,11 +55,18 @@ impl S3Peer {
                 };
                 let service = service.clone();
                 let fail = fail.clone();
+                let delay = delay.clone();
                 tokio::spawn(async move {
                     let handler = hyper::service::service_fn(
                         move |req: hyper::Request<hyper::body::Incoming>| {
                             let service = service.clone();
                             let is_put = req.method() == hyper::Method::PUT;
+                            let is_upload = is_put || req.method() == hyper::Method::POST;
+                            let wait = if is_upload {
+                                delay.load(Ordering::SeqCst)
+                            } else {
+                                0
+                            };
                             let part_two = req
                                 .uri()
                                 .query()
@@ -63,6 +75,10 @@ impl S3Peer {
                                 && (fail.1.load(Ordering::SeqCst)
                                     || (part_two && fail.0.load(Ordering::SeqCst)));
                             async move {
+                                if wait > 0 {
+                                    tokio::time::sleep(std::time::Duration::from_millis(wait))
+                                        .await;
+                                }
                                 if failing {
                                     let body = "<Error><Code>InternalError</Code><Message>injected</Message></Error>";
                                     let response = hyper::Response::builder()
@@ -85,6 +101,7 @@ impl S3Peer {
             addr,
             fail_part_two,
             fail_puts,
+            upload_delay_ms,
             root,
         }
     }
@@ -164,27 +181,33 @@ pub struct OriginPeer {
     pub addr: SocketAddr,
     /// Port of a raw listener whose answers declare more bytes than they send.
     pub lying_addr: SocketAddr,
+    /// `/flaky.mp4` answers 503 while this is above 0 (counting it down), then the clip.
+    pub flaky_failures_left: Arc<AtomicUsize>,
 }
 
 #[derive(Clone)]
 struct OriginState {
     clip: Arc<Vec<u8>>,
     port: u16,
+    flaky_failures_left: Arc<AtomicUsize>,
 }
 
 impl OriginPeer {
     pub async fn start(clip: &Path) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let flaky_failures_left = Arc::new(AtomicUsize::new(0));
         let state = OriginState {
             clip: Arc::new(std::fs::read(clip).unwrap()),
             port: addr.port(),
+            flaky_failures_left: flaky_failures_left.clone(),
         };
         let app = Router::new()
             .route(
                 "/clip.mp4",
                 get(|State(s): State<OriginState>| async move { (*s.clip).clone() }),
             )
+            .route("/flaky.mp4", get(flaky))
             .route("/slow.mp4", get(slow))
             .route("/big.mp4", get(big))
             .route("/loop/{n}", get(redirect_loop))
@@ -194,12 +217,25 @@ impl OriginPeer {
         Self {
             addr,
             lying_addr: start_lying_server().await,
+            flaky_failures_left,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+}
+
+/// 503 while failures are left to give, then the clip.
+async fn flaky(State(s): State<OriginState>) -> Response {
+    let failing = s
+        .flaky_failures_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if failing {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    (*s.clip).clone().into_response()
 }
 
 /// Sends the first bytes, then nothing, forever.

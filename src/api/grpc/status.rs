@@ -24,6 +24,7 @@ pub fn grpc_code(code: ErrorCode) -> Code {
         ErrorCode::Timeout => Code::DeadlineExceeded,
         ErrorCode::Canceled => Code::Cancelled,
         ErrorCode::Internal => Code::Internal,
+        ErrorCode::WorkerLost => Code::Aborted,
     }
 }
 

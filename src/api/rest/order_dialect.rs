@@ -170,7 +170,8 @@ fn job_path(job: &Job) -> String {
         (application/x-www-form-urlencoded or multipart/form-data), the raw body under a \
         urlencoded content type, or an application/json body. Also at \
         `/{company_id}/transcode/`. An `Idempotency-Key` header returns the first job \
-        for a repeated key.",
+        for a repeated key and the same order within the idempotency window (409 for \
+        another order).",
     params(("company_id" = String, Path, description = "The company's slug")),
     request_body(content = OrderBody, content_type = "application/json"),
     responses(
@@ -178,6 +179,7 @@ fn job_path(job: &Job) -> String {
         (status = 400, description = "Malformed JSON or an invalid order, naming every bad field", body = super::errors::ErrorBody),
         (status = 401, description = "No valid Bearer token", body = super::errors::ErrorBody),
         (status = 403, description = "Another company's path, or a priority without the entitlement", body = super::errors::ErrorBody),
+        (status = 409, description = "The `Idempotency-Key` is held by a job of another order", body = super::errors::ErrorBody),
         (status = 413, description = "Body over the limit", body = super::errors::ErrorBody),
         (status = 415, description = "Another content type", body = super::errors::ErrorBody),
         (status = 429, description = "Over the company's rate limit; see Retry-After", body = super::errors::ErrorBody),

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use transcoder::domain::{EventKind, Job, JobState, Phase, ProgressTick};
+use transcoder::persistence::LeaseChange;
 use transcoder::proto as pb;
 
 /// Streams per HTTP/2 connection: many watchers share a connection, as behind a proxy
@@ -139,9 +140,10 @@ async fn fan_out(
     let mut job: Job = app
         .app
         .repo
-        .claim_next(owner, Utc::now() + chrono::Duration::hours(1))
+        .claim_next(owner, std::time::Duration::from_secs(3600))
         .await?
-        .ok_or_else(|| anyhow::anyhow!("the queued job could not be claimed"))?;
+        .ok_or_else(|| anyhow::anyhow!("the queued job could not be claimed"))?
+        .job;
     anyhow::ensure!(job.id.to_string() == submitted.id, "claimed another job");
     job.state = JobState::Running;
     job.phase = Some(Phase::Transcoding);
@@ -271,11 +273,14 @@ async fn record(
     event: EventKind,
 ) -> anyhow::Result<()> {
     job.updated_at = Utc::now();
-    let release = matches!(event, EventKind::JobFinished { .. });
+    let lease = match event {
+        EventKind::JobFinished { .. } => LeaseChange::Release,
+        _ => LeaseChange::Keep,
+    };
     let stored = app
         .app
         .repo
-        .save_with_event(job, owner, event, release)
+        .save_with_event(job, owner, event, lease)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the bench lost the job's lease"))?;
     app.app.hub.publish(&stored);

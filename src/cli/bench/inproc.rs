@@ -63,7 +63,7 @@ pub struct BenchApp {
     pub app: RunningApp,
     token: String,
     _data_dir: tempfile::TempDir,
-    pg_database: Option<String>,
+    pg_database: Option<PgDatabase>,
 }
 
 pub struct AppOptions {
@@ -90,20 +90,9 @@ impl BenchApp {
         match options.backend {
             Backend::Sqlite => settings.database.url = None,
             Backend::Postgres => {
-                let name = format!("transcoder_bench_{}", uuid::Uuid::now_v7().simple());
-                let admin = Database::connect(pg_admin_url())
-                    .await
-                    .context("PostgreSQL must answer on 127.0.0.1:5432 (make postgres)")?;
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await?;
-                let base = pg_admin_url()
-                    .rsplit_once('/')
-                    .context("admin url")?
-                    .0
-                    .to_owned();
-                settings.database.url = Some(format!("{base}/{name}"));
-                pg_database = Some(name);
+                let database = PgDatabase::create().await?;
+                settings.database.url = Some(database.url.clone());
+                pg_database = Some(database);
             }
         }
         let app = RunningApp::start(settings).await?;
@@ -135,12 +124,49 @@ impl BenchApp {
 
     pub async fn stop(self) -> anyhow::Result<()> {
         self.app.shutdown().await;
-        if let Some(name) = self.pg_database {
-            let admin = Database::connect(pg_admin_url()).await?;
-            admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await?;
+        if let Some(database) = self.pg_database {
+            database.drop().await?;
         }
+        Ok(())
+    }
+}
+
+/// A fresh PostgreSQL database for one bench run (the server's schema is applied by
+/// whoever connects first with migrations on).
+pub struct PgDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    pub async fn create() -> anyhow::Result<Self> {
+        let name = format!("transcoder_bench_{}", uuid::Uuid::now_v7().simple());
+        let admin = Database::connect(pg_admin_url())
+            .await
+            .context("PostgreSQL must answer on 127.0.0.1:5432 (make postgres)")?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
+        let base = pg_admin_url()
+            .rsplit_once('/')
+            .context("admin url")?
+            .0
+            .to_owned();
+        Ok(Self {
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+
+    /// Drops the database, disconnecting whoever is still connected.
+    pub async fn drop(self) -> anyhow::Result<()> {
+        let admin = Database::connect(pg_admin_url()).await?;
+        admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await?;
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ mod measure;
 mod media;
 mod media_commands;
 mod report;
+mod scale_out;
 mod service_child;
 mod start_latency;
 
@@ -25,8 +26,9 @@ pub struct BenchArgs {
     /// Tiny inputs, few clients: checks the harness works, in well under a minute.
     #[arg(long)]
     quick: bool,
-    /// Sections to run (1 media, 2 concurrency, 3 control plane, 4 fan-out, 5 start latency).
-    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5")]
+    /// Sections to run (1 media, 2 concurrency, 3 control plane, 4 fan-out, 5 start latency,
+    /// 6 scale-out).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3,4,5,6")]
     sections: Vec<u8>,
     /// Length of the 1080p30 source for section 1, in seconds.
     #[arg(long, default_value_t = 60)]
@@ -119,6 +121,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         (3, "3. Control plane"),
         (4, "4. WatchJob fan-out"),
         (5, "5. Enqueue-to-start latency"),
+        (6, "6. Scale-out: separate processes on PostgreSQL"),
     ];
     for (number, title) in titles {
         if !args.sections.contains(&number) {
@@ -130,7 +133,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             2 => concurrency::run(&ctx).await,
             3 => control_plane::run(&ctx).await,
             4 => fanout::run(&ctx).await,
-            _ => start_latency::run(&ctx).await,
+            5 => start_latency::run(&ctx).await,
+            _ => scale_out::run(&ctx).await,
         }
         .with_context(|| format!("section {title}"))?;
         for table in &result.tables {

@@ -123,3 +123,110 @@ pub fn place_source(source: &Path, data_dir: &Path) -> anyhow::Result<PathBuf> {
     }
     Ok(placed.canonicalize()?)
 }
+
+/// `transcoder serve` in one role against a shared PostgreSQL database, for the scale-out
+/// section: several of these are one deployment, each a separate process.
+pub struct ServeProcess {
+    child: tokio::process::Child,
+    pub pid: i32,
+    /// The gRPC address, when the role runs the API.
+    pub grpc_addr: Option<String>,
+    /// Its stderr (RUST_LOG=info): which jobs it claimed, and why it failed.
+    pub log: PathBuf,
+    /// Held open: the process may write to stdout again.
+    _stdout: tokio::process::ChildStdout,
+}
+
+impl ServeProcess {
+    /// Starts `transcoder serve --role <role>` with `extra` flags and waits for the one
+    /// JSON line it prints once listening.
+    pub async fn start(
+        role: &str,
+        extra: &[&str],
+        database_url: &str,
+        data_dir: &Path,
+        log: PathBuf,
+    ) -> anyhow::Result<Self> {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--role", role])
+            .args(["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env("DATABASE_URL", database_url)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log)?)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting `transcoder serve --role {role}`"))?;
+        let pid = child.id().context("the child has a pid")? as i32;
+        let stdout = child.stdout.take().context("piped stdout")?;
+        let mut reader = tokio::io::BufReader::new(stdout);
+        let mut line = String::new();
+        let read = tokio::time::timeout(Duration::from_secs(60), reader.read_line(&mut line))
+            .await
+            .map_err(|_| anyhow::anyhow!("`serve --role {role}` printed nothing in 60 s"))?;
+        if read? == 0 {
+            anyhow::bail!(
+                "`serve --role {role}` exited before listening\n{}",
+                log_tail(&log)
+            );
+        }
+        let ready: serde_json::Value = serde_json::from_str(&line)
+            .with_context(|| format!("`serve` printed {line:?}, not its JSON line"))?;
+        let grpc_addr = ready["grpc_addr"].as_str().map(str::to_owned);
+        Ok(Self {
+            child,
+            pid,
+            grpc_addr,
+            log,
+            _stdout: reader.into_inner(),
+        })
+    }
+
+    /// Whether this process's log says it claimed `job_id`.
+    pub fn claimed(&self, job_id: &str) -> bool {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("claimed a job") && l.contains(job_id))
+    }
+
+    /// How many jobs this process's log says it claimed.
+    pub fn claims(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("claimed a job"))
+            .count()
+    }
+
+    /// Sends `signal` (SIGKILL: a crash; SIGTERM: a drain) and reaps the process.
+    pub async fn signal_and_wait(
+        mut self,
+        signal: i32,
+        timeout: Duration,
+    ) -> anyhow::Result<std::process::ExitStatus> {
+        // SAFETY: signalling the child we started and have not reaped.
+        unsafe { libc::kill(self.pid, signal) };
+        tokio::time::timeout(timeout, self.child.wait())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "pid {} did not exit {} s after signal {signal}\n{}",
+                    self.pid,
+                    timeout.as_secs(),
+                    log_tail(&self.log)
+                )
+            })?
+            .context("reaping the child")
+    }
+
+    pub fn log_tail(&self) -> String {
+        log_tail(&self.log)
+    }
+}

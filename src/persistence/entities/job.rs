@@ -38,6 +38,15 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// A retried job is not claimed before this (backoff).
+    pub run_after: Option<DateTimeUtc>,
+    /// Set by CancelJob on a running job; its worker ends it CANCELED.
+    pub cancel_requested_at: Option<DateTimeUtc>,
+    /// Per-output percents of the running attempt (`Vec<f64>`, by output index).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub progress_json: Option<String>,
+    /// SHA-256 (hex) of the validated order of a job submitted with an idempotency key.
+    pub idempotency_fingerprint: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

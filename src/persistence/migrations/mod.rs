@@ -10,6 +10,7 @@ mod m20261128_000005_create_companies_tokens_profiles;
 mod m20261128_000006_billing;
 mod m20261128_000007_thumbnails;
 mod m20261129_000008_storyboards;
+mod m20261129_000009_scale_out;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_billing::Migration),
             Box::new(m20261128_000007_thumbnails::Migration),
             Box::new(m20261129_000008_storyboards::Migration),
+            Box::new(m20261129_000009_scale_out::Migration),
         ]
     }
 }
