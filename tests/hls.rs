@@ -444,3 +444,48 @@ async fn hevc_ladders_play() {
     let _ = std::fs::remove_dir_all(&out_dir);
     app.shutdown().await;
 }
+
+/// A CMAF ladder beside file outputs on both tees (video and audio). Its sink prerolls
+/// only once a whole fragment is muxed; before `async-handling`, the prerolled file
+/// sinks filled their queues and starved it: the pipeline stalled (the demo's order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cmaf_ladder_beside_file_outputs_does_not_stall() {
+    let clip = tokio::task::spawn_blocking(clip_8s_720p).await.unwrap();
+    let app = common::spawn_app_with(
+        Backend::Sqlite,
+        common::AppOptions::configured(|s| s.limits.stall_timeout_seconds = 15),
+    )
+    .await;
+    let out_dir = media_dir().join(format!("hls-mixed-{}", uuid::Uuid::now_v7()));
+    let mut order = common::order(
+        &clip,
+        vec![
+            output("film.mp4", "System preset: Generic 720p"),
+            output("sound.m4a", "System preset: Audio only AAC 128k"),
+            output("cmaf.m3u8", CMAF_PRESET),
+        ],
+    );
+    order.destinations = vec![pb::Destination {
+        uri: common::file_uri(&out_dir),
+        ..Default::default()
+    }];
+    let job = app.submit(order).await.unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(300), app.finish(&job.id))
+        .await
+        .expect("the job finishes within 300 s");
+    assert_eq!(
+        done.state,
+        pb::JobState::Succeeded as i32,
+        "{:?}",
+        done.error
+    );
+    assert!(out_dir.join("film.mp4").is_file());
+    assert!(out_dir.join("sound.m4a").is_file());
+    let (dir, cmaf) = (out_dir.clone(), done.outputs[2].clone());
+    let rungs = tokio::task::spawn_blocking(move || check_ladder(&dir, &cmaf, true))
+        .await
+        .unwrap();
+    assert_eq!(rungs, ["720p", "480p", "360p", "audio"]);
+    let _ = std::fs::remove_dir_all(&out_dir);
+    app.shutdown().await;
+}

@@ -109,6 +109,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(n) = args.workers {
         settings.workers.concurrency = n;
     }
+    let signalled = shutdown_signal()?;
     let app = RunningApp::start(settings).await?;
     if let Some(addr) = app.grpc_addr {
         tracing::info!(%addr, "gRPC listening");
@@ -123,7 +124,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "pid": std::process::id(),
         })
     );
-    shutdown_signal().await;
+    signalled.await;
     tracing::info!("shutting down");
     app.shutdown().await;
     Ok(())
@@ -160,12 +161,17 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing the SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
+/// Installs the SIGTERM and SIGINT handlers at once (so a signal that arrives while the
+/// app starts is not the default one, which kills the process mid-claim) and resolves
+/// when either arrives.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
 }

@@ -49,6 +49,11 @@ pub fn segment_sink(
             sink.set_property("init-location", path_str(&dir.join("init_%03d.mp4"))?);
             // By default it renders in real time (13 s of wall time for 12 s of media).
             sink.set_property("sync", false);
+            // It prerolls only once cmafmux has a whole fragment, a segment of media
+            // later; meanwhile every other sink of the pipeline sits prerolled and its
+            // queue fills, which starves this branch: a file output beside a CMAF
+            // ladder stalled the pipeline. The bin completes its own state changes.
+            sink.set_property("async-handling", true);
             Ok(sink)
         }
     }
