@@ -35,7 +35,7 @@ test: deps postgres lint build
 # random worker is kill -9'd every few seconds; prints jobs, kills, reclaims, the longest
 # reclaim and duplicate webhooks. Minutes long, so not part of `make test`.
 soak: deps postgres build
-	$(CARGO) test --test soak -- --ignored --nocapture
+	$(CARGO) test --test scale_out soak -- --ignored --nocapture
 
 # Measures media throughput (vs ffmpeg and gst-launch), concurrency, the control plane,
 # WatchJob fan-out and enqueue-to-start latency; prints each figure beside its target

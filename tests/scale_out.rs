@@ -3,6 +3,8 @@
 //! draining on SIGTERM and backing off after a retryable failure.
 
 mod common;
+#[path = "scale_out/soak.rs"]
+mod soak;
 
 use common::peers::{OriginPeer, S3_ACCESS_KEY, S3_SECRET_KEY, S3Peer};
 use common::procs::{

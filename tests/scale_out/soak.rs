@@ -1,13 +1,12 @@
 //! Soak (issue 17): 200 jobs through 1 API and 3 worker processes while a random worker
 //! is kill -9'd every few seconds and restarted. Every job must succeed exactly once,
 //! none may be left behind, and no webhook may report a stale or contradicting outcome.
-//! Run by `make soak` (ignored by `make test`); the figures are printed.
+//! Run by `make soak` (ignored by `make test`); the figures are printed. A module of the
+//! scale_out test binary, so `make test` links one binary fewer.
 
-mod common;
-
-use common::peers::WebhookPeer;
-use common::procs::{Cluster, JobWatch, Role, ServeProcess, running_attempts};
-use common::{COMPANY, Kind, file_uri, generated_clip, output};
+use crate::common::peers::WebhookPeer;
+use crate::common::procs::{Cluster, JobWatch, Role, ServeProcess, running_attempts};
+use crate::common::{COMPANY, Kind, file_uri, generated_clip, output};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -200,7 +199,7 @@ async fn wait_for_webhooks(
     receiver: &WebhookPeer,
     wanted: &HashSet<&str>,
     timeout: Duration,
-) -> Vec<common::peers::Received> {
+) -> Vec<crate::common::peers::Received> {
     let deadline = Instant::now() + timeout;
     loop {
         let received = receiver.received.lock().unwrap().clone();
