@@ -58,16 +58,9 @@ fn file_dest(dir: &Path) -> String {
 }
 
 async fn submit(client: &Client, order: pb::Order) -> pb::Job {
-    client
-        .clone()
-        .submit_job(pb::SubmitJobRequest {
-            company_id: COMPANY.into(),
-            order: Some(order),
-            idempotency_key: String::new(),
-        })
+    common::submit_with(client, order)
         .await
         .expect("job submitted")
-        .into_inner()
 }
 
 async fn get(client: &Client, job_id: &str) -> pb::Job {

@@ -214,6 +214,19 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     }
 }
 
+/// Submits `order` as the test company through `client` (any server's).
+pub async fn submit_with(client: &Client, order: pb::Order) -> Result<pb::Job, tonic::Status> {
+    client
+        .clone()
+        .submit_job(pb::SubmitJobRequest {
+            company_id: COMPANY.into(),
+            order: Some(order),
+            idempotency_key: String::new(),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
 /// Creates a company (default rate limit) and returns a new API token of it.
 pub async fn make_company(app: &RunningApp, slug: &str, priority_transcoding: bool) -> String {
     app.admin
@@ -283,15 +296,7 @@ impl TestApp {
     }
 
     pub async fn submit(&self, order: pb::Order) -> Result<pb::Job, tonic::Status> {
-        self.client
-            .clone()
-            .submit_job(pb::SubmitJobRequest {
-                company_id: COMPANY.into(),
-                order: Some(order),
-                idempotency_key: String::new(),
-            })
-            .await
-            .map(|r| r.into_inner())
+        submit_with(&self.client, order).await
     }
 
     /// Submits an order as-is, for origins that are not local files.

@@ -6,7 +6,7 @@
 
 use crate::common::peers::WebhookPeer;
 use crate::common::procs::{Cluster, JobWatch, Role, ServeProcess, running_attempts};
-use crate::common::{COMPANY, Kind, file_uri, generated_clip, output};
+use crate::common::{Kind, file_uri, generated_clip, output};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -64,16 +64,7 @@ async fn two_hundred_jobs_survive_workers_killed_every_few_seconds() {
             }],
             ..Default::default()
         };
-        let job = client
-            .clone()
-            .submit_job(pb::SubmitJobRequest {
-                company_id: COMPANY.into(),
-                order: Some(order),
-                idempotency_key: String::new(),
-            })
-            .await
-            .expect("job submitted")
-            .into_inner();
+        let job = super::submit(&client, order).await;
         ids.push((job.id.clone(), dir));
         let mut watch = JobWatch::start(client.clone(), &job.id);
         pending.spawn(async move {
