@@ -23,6 +23,20 @@ async fn cancel(app: &TestApp, job_id: &str) -> Result<pb::Job, tonic::Status> {
         .map(|r| r.into_inner())
 }
 
+/// A 5 s job to 360p, submitted and followed to its end.
+async fn short_job_to_its_end(app: &TestApp) -> pb::Job {
+    let job = app
+        .submit(order(
+            &clip_5s(),
+            vec![output("short.mp4", "System preset: Generic 360p")],
+        ))
+        .await
+        .unwrap();
+    tokio::time::timeout(WAIT, app.finish(&job.id))
+        .await
+        .expect("the job ends")
+}
+
 fn finished(events: &[pb::JobEvent]) -> &pb::JobFinished {
     match events.last().and_then(|e| e.kind.as_ref()) {
         Some(Kind::JobFinished(f)) => f,
@@ -134,16 +148,7 @@ async fn a_running_job_stops_and_leaves_nothing(backend: Backend) {
     assert!(!work.exists(), "the work dir is removed");
 
     // The worker is free again: the next job runs.
-    let next = app
-        .submit(order(
-            &clip_5s(),
-            vec![output("next.mp4", "System preset: Generic 360p")],
-        ))
-        .await
-        .unwrap();
-    let next = tokio::time::timeout(WAIT, app.finish(&next.id))
-        .await
-        .unwrap();
+    let next = short_job_to_its_end(&app).await;
     assert_eq!(next.state, pb::JobState::Succeeded as i32);
     app.shutdown().await;
 }
@@ -154,21 +159,19 @@ on_both_backends!(
 
 async fn a_finished_job_cannot_be_canceled(backend: Backend) {
     let app = spawn_app(backend).await;
-    let job = app
-        .submit(order(
-            &clip_5s(),
-            vec![output("out.mp4", "System preset: Generic 360p")],
-        ))
-        .await
-        .unwrap();
-    let done = tokio::time::timeout(WAIT, app.finish(&job.id))
-        .await
-        .unwrap();
+    let done = short_job_to_its_end(&app).await;
     assert_eq!(done.state, pb::JobState::Succeeded as i32);
-    let refused = cancel(&app, &job.id).await.unwrap_err();
+    let refused = cancel(&app, &done.id).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(refused.message().contains(&job.id), "{}", refused.message());
-    assert_eq!(app.get(&job.id).await.state, pb::JobState::Succeeded as i32);
+    assert!(
+        refused.message().contains(&done.id),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        app.get(&done.id).await.state,
+        pb::JobState::Succeeded as i32
+    );
     app.shutdown().await;
 }
 on_both_backends!(finished_cancel, super::a_finished_job_cannot_be_canceled);

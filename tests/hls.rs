@@ -288,20 +288,16 @@ fn check_ladder(out_dir: &Path, result: &pb::OutputResult, cmaf: bool) -> Vec<St
     names
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hls_ladders_with_cmaf_and_ts_segments() {
-    let clip = tokio::task::spawn_blocking(clip_8s_720p).await.unwrap();
-    let app = spawn_app(Backend::Sqlite).await;
-    let out_dir = media_dir().join(format!("hls-{}", uuid::Uuid::now_v7()));
-    let mut order = common::order(
-        &clip,
-        vec![
-            output("cmaf.m3u8", CMAF_PRESET),
-            output("ts.m3u8", TS_PRESET),
-        ],
-    );
+/// Submits `outputs` of `clip` into `out_dir` and waits for the job to succeed.
+async fn succeeds_into(
+    app: &common::TestApp,
+    clip: &Path,
+    outputs: Vec<pb::OutputSpec>,
+    out_dir: &Path,
+) -> pb::Job {
+    let mut order = common::order(clip, outputs);
     order.destinations = vec![pb::Destination {
-        uri: common::file_uri(&out_dir),
+        uri: common::file_uri(out_dir),
         ..Default::default()
     }];
     let job = app.submit(order).await.unwrap();
@@ -314,6 +310,19 @@ async fn hls_ladders_with_cmaf_and_ts_segments() {
         "{:?}",
         done.error
     );
+    done
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_ladders_with_cmaf_and_ts_segments() {
+    let clip = tokio::task::spawn_blocking(clip_8s_720p).await.unwrap();
+    let app = spawn_app(Backend::Sqlite).await;
+    let out_dir = media_dir().join(format!("hls-{}", uuid::Uuid::now_v7()));
+    let outputs = vec![
+        output("cmaf.m3u8", CMAF_PRESET),
+        output("ts.m3u8", TS_PRESET),
+    ];
+    let done = succeeds_into(&app, &clip, outputs, &out_dir).await;
 
     let (cmaf, ts) = (done.outputs[0].clone(), done.outputs[1].clone());
     assert_eq!(cmaf.kind, "hls");
@@ -457,28 +466,12 @@ async fn a_cmaf_ladder_beside_file_outputs_does_not_stall() {
     )
     .await;
     let out_dir = media_dir().join(format!("hls-mixed-{}", uuid::Uuid::now_v7()));
-    let mut order = common::order(
-        &clip,
-        vec![
-            output("film.mp4", "System preset: Generic 720p"),
-            output("sound.m4a", "System preset: Audio only AAC 128k"),
-            output("cmaf.m3u8", CMAF_PRESET),
-        ],
-    );
-    order.destinations = vec![pb::Destination {
-        uri: common::file_uri(&out_dir),
-        ..Default::default()
-    }];
-    let job = app.submit(order).await.unwrap();
-    let done = tokio::time::timeout(Duration::from_secs(300), app.finish(&job.id))
-        .await
-        .expect("the job finishes within 300 s");
-    assert_eq!(
-        done.state,
-        pb::JobState::Succeeded as i32,
-        "{:?}",
-        done.error
-    );
+    let outputs = vec![
+        output("film.mp4", "System preset: Generic 720p"),
+        output("sound.m4a", "System preset: Audio only AAC 128k"),
+        output("cmaf.m3u8", CMAF_PRESET),
+    ];
+    let done = succeeds_into(&app, &clip, outputs, &out_dir).await;
     assert!(out_dir.join("film.mp4").is_file());
     assert!(out_dir.join("sound.m4a").is_file());
     let (dir, cmaf) = (out_dir.clone(), done.outputs[2].clone());
