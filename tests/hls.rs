@@ -394,21 +394,7 @@ async fn hevc_ladders_play() {
         });
     }
     let out_dir = media_dir().join(format!("hls-hevc-{}", uuid::Uuid::now_v7()));
-    let mut order = common::order(&clip, outputs);
-    order.destinations = vec![pb::Destination {
-        uri: common::file_uri(&out_dir),
-        ..Default::default()
-    }];
-    let job = app.submit(order).await.unwrap();
-    let done = tokio::time::timeout(Duration::from_secs(300), app.finish(&job.id))
-        .await
-        .expect("the job finishes within 300 s");
-    assert_eq!(
-        done.state,
-        pb::JobState::Succeeded as i32,
-        "{:?}",
-        done.error
-    );
+    let done = succeeds_into(&app, &clip, outputs, &out_dir).await;
     for result in &done.outputs {
         let master_path = out_dir.join(&result.filename);
         let master = read_master(&master_path);

@@ -168,6 +168,21 @@ async fn a_batch_spreads_over_two_workers_and_runs_each_job_once() {
     }
 }
 
+/// Submits `origin` to `dest` in HD and watches the job until it reaches `phase`.
+async fn submit_until(
+    client: &Client,
+    origin: &str,
+    dest: &str,
+    phase: pb::JobPhase,
+) -> (pb::Job, JobWatch) {
+    let job = submit(client, order_to(origin, dest, HD)).await;
+    let mut watch = JobWatch::start(client.clone(), &job.id);
+    watch
+        .until(&format!("{phase:?}"), SECS(120), |e| in_phase(e, phase))
+        .await;
+    (job, watch)
+}
+
 /// Catches a job of the long clip in `phase` on one of two workers and kill -9s that
 /// worker; the other must take the job over as attempt 2 within 15 s and finish it.
 async fn kill_holder_in(
@@ -177,11 +192,7 @@ async fn kill_holder_in(
     dest: &str,
 ) -> (JobWatch, Client, [ServeProcess; 3]) {
     let (api, mut w1, mut w2, client) = api_and_two_workers(cluster).await;
-    let job = submit(&client, order_to(origin, dest, HD)).await;
-    let mut watch = JobWatch::start(client.clone(), &job.id);
-    watch
-        .until(&format!("{phase:?}"), SECS(120), |e| in_phase(e, phase))
-        .await;
+    let (job, mut watch) = submit_until(&client, origin, dest, phase).await;
     let holder = holder_of(&[&w1, &w2], &job.id, SECS(5)).await.name.clone();
     let (victim, survivor) = pick(&holder, &mut w1, &mut w2);
     let killed_at = victim.kill9().await;
@@ -269,13 +280,13 @@ async fn d_a_stopped_worker_that_resumes_after_losing_its_lease_writes_nothing()
     let (_api, mut w1, mut w2, client) = api_and_two_workers(&cluster).await;
     let source = long_clip();
     let dir = cluster.out_dir("d");
-    let job = submit(&client, order_to(&file_uri(&source), &file_dest(&dir), HD)).await;
-    let mut watch = JobWatch::start(client.clone(), &job.id);
-    watch
-        .until("a TRANSCODING tick", SECS(120), |e| {
-            in_phase(e, pb::JobPhase::Transcoding)
-        })
-        .await;
+    let (job, mut watch) = submit_until(
+        &client,
+        &file_uri(&source),
+        &file_dest(&dir),
+        pb::JobPhase::Transcoding,
+    )
+    .await;
     let holder = holder_of(&[&w1, &w2], &job.id, SECS(5)).await.name.clone();
     let (stopped, _) = pick(&holder, &mut w1, &mut w2);
     stopped.sigstop();
@@ -341,17 +352,13 @@ async fn e2_cancelling_a_running_job_stops_its_worker() {
     let _worker = cluster.spawn_worker("worker-1").await;
     let client = cluster.client(&api).await;
     let dir = cluster.out_dir("e2");
-    let job = submit(
+    let (job, mut watch) = submit_until(
         &client,
-        order_to(&file_uri(&long_clip()), &file_dest(&dir), HD),
+        &file_uri(&long_clip()),
+        &file_dest(&dir),
+        pb::JobPhase::Transcoding,
     )
     .await;
-    let mut watch = JobWatch::start(client.clone(), &job.id);
-    watch
-        .until("a TRANSCODING tick", SECS(120), |e| {
-            in_phase(e, pb::JobPhase::Transcoding)
-        })
-        .await;
     let asked = tokio::time::Instant::now();
     cancel(&client, &job.id).await.expect("CancelJob");
     let (event, ended) = watch.until("JobFinished", SECS(10), is_finished).await;
@@ -408,13 +415,13 @@ async fn f1_sigterm_lets_the_running_job_finish_within_the_grace() {
     let client = cluster.client(&api).await;
     let dir = cluster.out_dir("f1");
     let source = long_clip();
-    let job = submit(&client, order_to(&file_uri(&source), &file_dest(&dir), HD)).await;
-    let mut watch = JobWatch::start(client.clone(), &job.id);
-    watch
-        .until("a TRANSCODING tick", SECS(120), |e| {
-            in_phase(e, pb::JobPhase::Transcoding)
-        })
-        .await;
+    let (_job, mut watch) = submit_until(
+        &client,
+        &file_uri(&source),
+        &file_dest(&dir),
+        pb::JobPhase::Transcoding,
+    )
+    .await;
     worker.sigterm();
     assert_eq!(
         watch.until_finished(SECS(120)).await,
@@ -442,13 +449,13 @@ async fn f2_sigterm_past_the_grace_hands_the_job_over_at_once() {
     let (_api, mut w1, mut w2, client) = api_and_two_workers(&cluster).await;
     let dir = cluster.out_dir("f2");
     let source = long_clip();
-    let job = submit(&client, order_to(&file_uri(&source), &file_dest(&dir), HD)).await;
-    let mut watch = JobWatch::start(client.clone(), &job.id);
-    watch
-        .until("a TRANSCODING tick", SECS(120), |e| {
-            in_phase(e, pb::JobPhase::Transcoding)
-        })
-        .await;
+    let (job, mut watch) = submit_until(
+        &client,
+        &file_uri(&source),
+        &file_dest(&dir),
+        pb::JobPhase::Transcoding,
+    )
+    .await;
     let holder = holder_of(&[&w1, &w2], &job.id, SECS(5)).await.name.clone();
     let (drained, _) = pick(&holder, &mut w1, &mut w2);
     drained.sigterm();
