@@ -11,6 +11,10 @@
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
+# Where the runtime stage takes /out/transcoder from: the build stage below, or an image
+# holding a binary built elsewhere on Debian 12 (scripts/image.sh does that when no
+# container registry is reachable, to build and run the runtime stage anyway).
+ARG BINARY_FROM=build
 
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS build
 # hadolint ignore=DL3008
@@ -27,6 +31,9 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --bin transcoder \
  && install -D -m 0755 target/release/transcoder /out/transcoder
+
+# hadolint ignore=DL3006
+FROM ${BINARY_FROM} AS binary
 
 FROM debian:12-slim AS runtime
 ARG APP_UID=10001
@@ -45,7 +52,7 @@ RUN apt-get update \
       --no-create-home --shell /usr/sbin/nologin transcoder \
  && mkdir -p /data \
  && chown "${APP_UID}:${APP_UID}" /data
-COPY --from=build /out/transcoder /usr/local/bin/transcoder
+COPY --from=binary /out/transcoder /usr/local/bin/transcoder
 ENV TRANSCODER__DATA_DIR=/data \
     HOME=/data \
     XDG_CACHE_HOME=/tmp/cache

@@ -7,9 +7,8 @@
 #      dependency closure of the runtime stage's packages (apt-cache depends), so the
 #      slim image is not missing a library. Needs the debug or release binary and a
 #      Debian 12 host (this one); skipped with a note otherwise.
-#   3. If a Docker daemon answers, `docker build -t $IMAGE .`; otherwise it says that the
-#      image was linted and checked but not built (our machines have no daemon and no
-#      route to container registries).
+#   3. scripts/image-build.sh builds the image and runs it: read-only root filesystem,
+#      non-root, a volume for /data, a real transcode (`transcoder demo`) inside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,9 +59,4 @@ else
   echo "ok   runtime stage provides all $libraries shared libraries of $binary"
 fi
 
-if docker info >/dev/null 2>&1; then
-  docker build -t "$IMAGE" .
-  echo "ok   built $IMAGE"
-else
-  echo "note: no Docker daemon answers here: Dockerfile linted and checked, image NOT built"
-fi
+./scripts/image-build.sh "$IMAGE" "$binary"
