@@ -8,15 +8,18 @@ export CARGO_TARGET_DIR ?= $(HOME)/.cache/transcoder-target
 deps:
 	./scripts/install-system-deps.sh
 
-# The binary comes from the same `cargo build --tests` as `make test`'s: a plain
-# `cargo build`/`cargo run` resolves dependency features without the dev-dependencies,
-# so the two would rebuild half the dependency graph for each other every time. The dev
-# profile compiles dependencies with optimisations (see Cargo.toml); the media work
-# itself runs in GStreamer's C code.
+# The binaries come from the same `cargo build --workspace --tests --bins` as `make
+# test`'s: a plain `cargo build`/`cargo run` resolves dependency features without the
+# dev-dependencies, so the two would rebuild half the dependency graph for each other
+# every time. The dev profile compiles dependencies with optimisations (see Cargo.toml);
+# the media work itself runs in GStreamer's C code. The workspace's second member,
+# bench/ (transcoder-bench), drives the transcoder binary beside it.
 BIN := $(CARGO_TARGET_DIR)/debug/transcoder
+BENCH_BIN := $(CARGO_TARGET_DIR)/debug/transcoder-bench
+WORKSPACE_BUILD := --workspace --tests --bins
 
 build:
-	$(CARGO) build --tests
+	$(CARGO) build $(WORKSPACE_BUILD)
 
 demo: deps build
 	$(BIN) demo
@@ -28,8 +31,9 @@ postgres:
 	./scripts/ensure-postgres.sh
 
 test: deps postgres lint build
-	$(CARGO) test --no-fail-fast -- --test-threads=2
-	$(BIN) bench --quick
+	$(CARGO) test --workspace --no-fail-fast -- --test-threads=2
+	./scripts/chart-test.sh
+	$(BENCH_BIN) --quick
 
 # Issue 17's soak: 200 jobs through 1 API + 3 worker processes on one PostgreSQL while a
 # random worker is kill -9'd every few seconds; prints jobs, kills, reclaims, the longest
@@ -40,13 +44,17 @@ soak: deps postgres build
 # Measures media throughput (vs ffmpeg and gst-launch), concurrency, the control plane,
 # WatchJob fan-out and enqueue-to-start latency; prints each figure beside its target
 # and writes docs/benchmarks.md. Long: a 60 s 1080p source is transcoded many times.
+# It measures the release `transcoder` exactly as shipped (built alone, without the
+# test-support feature the bench's own copy of the library has).
 bench: deps postgres
-	$(CARGO) run --release --bin transcoder -- bench $(BENCH_ARGS)
+	$(CARGO) build --release --bin transcoder
+	$(CARGO) run --release -p transcoder-bench -- \
+	  --transcoder $(CARGO_TARGET_DIR)/release/transcoder $(BENCH_ARGS)
 
 # The same harness on tiny inputs, in seconds (part of `make test`, so it never rots).
 # Its figures mean nothing; the report goes to /tmp/transcoder-bench/benchmarks-quick.md.
 bench-quick: deps postgres build
-	$(BIN) bench --quick
+	$(BENCH_BIN) --quick
 
 # Runs every cargo-fuzz target for FUZZ_SECONDS (default 60) on its checked-in corpus:
 # order validation, both REST dialect parsers, and probe result -> plan.
@@ -55,7 +63,7 @@ fuzz: deps
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

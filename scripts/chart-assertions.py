@@ -73,6 +73,14 @@ def main(rendered_path, values_path):
 
     api_container = api["spec"]["template"]["spec"]["containers"][0]
     check("grpc" in api_container["readinessProbe"], "api: readiness is a native gRPC probe")
+    check(
+        api_container["readinessProbe"].get("grpc", {}).get("service", "") == "",
+        "api: readiness asks the whole server's health (service \"\")",
+    )
+    check(
+        api_container["livenessProbe"].get("grpc", {}).get("service") == "liveness",
+        "api: liveness is a gRPC probe on the health service name liveness",
+    )
     grpc_container_ports = [p["containerPort"] for p in api_container["ports"] if p["name"] == "grpc"]
     check(
         api_container["readinessProbe"].get("grpc", {}).get("port") in grpc_container_ports,

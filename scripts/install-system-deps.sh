@@ -20,6 +20,13 @@ PACKAGES=(
   curl
   # exiftool: the preset dialect's postback `meta` is exiftool's own output.
   libimage-exiftool-perl
+  # chromium + chromium-driver: tests/dashboard.rs drives the dashboard in headless Chromium.
+  chromium
+  chromium-driver
+  # prometheus: its promtool validates the /metrics exposition in tests/metrics.rs.
+  prometheus
+  # tmux: tests/cli_client.rs watches the CLI's progress bars on a real terminal.
+  tmux
 )
 PACKAGES+=("$@")
 
@@ -38,5 +45,6 @@ echo "Installing system packages: ${missing[*]}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq
+# Wait for another apt/dpkg run (a parallel make, unattended upgrades) instead of failing.
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"

@@ -22,6 +22,7 @@ use crate::readiness::ReadinessProbe;
 use crate::service::{Repositories, Service, ServiceRuntime};
 use crate::storage::s3::S3Store;
 use crate::storage::{FileRoots, Storage};
+use crate::telemetry::metrics::{Metrics, MetricsSource, RequestMetricsLayer};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +32,6 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::TcpIncoming;
 
 pub struct RunningApp {
     /// Where gRPC listens (None for the worker role).
@@ -40,10 +40,9 @@ pub struct RunningApp {
     pub workers: WorkerControl,
     pub service: Service,
     pub settings: Arc<Settings>,
-    /// The job store and event hub the workers write through (benchmarks drive a job
-    /// through them exactly as a worker does).
+    /// The job store the workers write through (tests drive a job through it by hand).
+    #[cfg(feature = "test-support")]
     pub repo: Arc<dyn JobRepository>,
-    pub hub: Arc<EventHub>,
     /// Companies and tokens, as the operator CLI manages them (tests and the demo use it
     /// to make their own).
     pub admin: Admin,
@@ -90,6 +89,8 @@ impl RunningApp {
             shutdown.clone(),
         );
         let running = RunningJobs::new();
+        // One registry per app: tests run several apps in one process.
+        let metrics = Arc::new(crate::telemetry::metrics::Metrics::new());
         let work_available = Arc::new(Notify::new());
         let roots = FileRoots::new(
             std::iter::once(settings.data_dir.clone())
@@ -121,6 +122,7 @@ impl RunningApp {
                 running: running.clone(),
                 s3: settings.s3.clone(),
                 shutdown: shutdown.clone(),
+                metrics: metrics.clone(),
             },
             Duration::from_millis(settings.workers.poll_interval_ms),
         );
@@ -146,14 +148,23 @@ impl RunningApp {
                 running: running.clone(),
                 notifications,
                 notifications_due: Arc::new(Notify::new()),
+                metrics: metrics.clone(),
             };
             worker_tasks.extend(start_background_work(deps, &workers, &shutdown)?);
         }
 
         let mut servers = Vec::new();
         let (readiness, readiness_task) =
-            ReadinessProbe::start(db_for_readiness, shutdown.clone()).await;
+            ReadinessProbe::start(db_for_readiness, workers.pulse(), shutdown.clone()).await;
         servers.push(readiness_task);
+        // TLS on both ports when a certificate is configured (src/tls); plain otherwise.
+        let tls = match crate::tls::TlsServer::start(&settings.server.tls, shutdown.clone())? {
+            Some((tls, reload_task)) => {
+                servers.push(reload_task);
+                Some(tls)
+            }
+            None => None,
+        };
         let mut grpc_addr = None;
         if settings.server.role.runs_api() {
             let listener = TcpListener::bind(settings.server.grpc_addr)
@@ -163,9 +174,10 @@ impl RunningApp {
             let auth = AuthLayer::new(authenticator.clone(), GrpcRejection);
             servers.push(
                 spawn_grpc(
-                    listener,
+                    crate::tls::grpc_incoming(listener, tls.as_ref(), shutdown.clone()),
                     service.clone(),
                     auth,
+                    grpc_request_metrics(&metrics),
                     readiness.clone(),
                     shutdown.clone(),
                 )
@@ -176,14 +188,27 @@ impl RunningApp {
             .await
             .with_context(|| format!("binding HTTP on {}", settings.server.http_addr))?;
         let http_addr = http_listener.local_addr()?;
+        let http_listener =
+            crate::tls::HttpListener::new(http_listener, tls.as_ref(), shutdown.clone())?;
         let http_shutdown = shutdown.clone();
         let rest = crate::api::rest::RestState {
             service: service.clone(),
             authenticator: authenticator.clone(),
             max_body_bytes: settings.limits.max_request_body_bytes,
         };
+        let dashboard = crate::web::WebState::new(
+            service.clone(),
+            authenticator.clone(),
+            tls.is_some(),
+            shutdown.clone(),
+        );
+        let scrape = MetricsSource::new(metrics.clone(), repo.clone(), running.clone());
         let http_router = crate::api::http::router(rest, readiness)
-            .layer(AuthLayer::new(authenticator.clone(), HttpRejection));
+            .merge(crate::web::router(dashboard))
+            .merge(crate::api::http::metrics_router(scrape))
+            .layer(AuthLayer::new(authenticator.clone(), HttpRejection))
+            .layer(RequestMetricsLayer::http(metrics.clone()))
+            .layer(crate::telemetry::RequestSpanLayer::http());
         servers.push(tokio::spawn(async move {
             let serve = axum::serve(http_listener, http_router)
                 .with_graceful_shutdown(http_shutdown.cancelled_owned());
@@ -198,8 +223,8 @@ impl RunningApp {
             workers,
             service,
             settings,
+            #[cfg(feature = "test-support")]
             repo,
-            hub,
             admin: Admin::new(companies),
             running,
             shutdown,
@@ -314,6 +339,7 @@ fn start_background_work(
         timeout: Duration::from_secs(settings.webhooks.timeout_seconds),
         poll: Duration::from_millis(settings.webhooks.poll_interval_ms),
         due: deps.notifications_due.clone(),
+        metrics: deps.metrics.clone(),
     });
     let concurrency = settings.worker_concurrency();
     tracing::info!(
@@ -327,9 +353,10 @@ fn start_background_work(
 }
 
 async fn spawn_grpc(
-    listener: TcpListener,
+    incoming: impl tokio_stream::Stream<Item = std::io::Result<crate::tls::Conn>> + Send + 'static,
     service: Service,
     auth: AuthLayer<GrpcRejection>,
+    request_metrics: RequestMetricsLayer,
     readiness: ReadinessProbe,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
@@ -348,6 +375,10 @@ async fn spawn_grpc(
     let reflection_v1alpha = reflection().build_v1alpha()?;
     // Every service behind the token check; health and reflection are open paths.
     let router = tonic::transport::Server::builder()
+        // A span per call, outermost: calls the token check refuses are traced too.
+        .layer(crate::telemetry::RequestSpanLayer::grpc())
+        // Counted outside the token check: rejected calls count too.
+        .layer(request_metrics)
         .layer(auth)
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -356,11 +387,10 @@ async fn spawn_grpc(
     Ok(tokio::spawn(async move {
         // Without TCP_NODELAY a small response waits for the client's delayed ACK
         // (Nagle): every unary call took ~40 ms. Our own listener bypasses the
-        // builder's tcp_nodelay, so set it on the incoming stream.
-        // Frames of many streams then leave in one write (see CoalescedWrites).
-        let incoming = TcpIncoming::from(listener)
-            .with_nodelay(Some(true))
-            .map(|stream| stream.map(CoalescedWrites::new));
+        // builder's tcp_nodelay, so `grpc_incoming` sets it on each connection.
+        // Frames of many streams then leave in one write (see CoalescedWrites); under
+        // TLS that also means one record for them.
+        let incoming = incoming.map(|stream| stream.map(CoalescedWrites::new));
         let serve = async {
             if let Err(e) = router
                 .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
@@ -371,4 +401,17 @@ async fn spawn_grpc(
         };
         tokio::join!(serve, follow_readiness);
     }))
+}
+
+/// Request metrics for the gRPC server, labelled by the methods it serves.
+fn grpc_request_metrics(metrics: &Arc<Metrics>) -> RequestMetricsLayer {
+    RequestMetricsLayer::grpc(
+        metrics.clone(),
+        &[
+            crate::proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+            tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+        ],
+    )
 }

@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+mod secrets;
+mod tls;
+pub use secrets::{SecretError, secret_file_variables};
+pub use tls::TlsSettings;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
@@ -48,9 +53,13 @@ pub struct ServerSettings {
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
     pub role: Role,
+    /// TLS on both ports; off (plain text) unless a certificate and key are given.
+    #[serde(default)]
+    pub tls: TlsSettings,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+// Debug by hand (config/secrets.rs): the URL carries a password.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct DatabaseSettings {
     /// `sqlite://...` or `postgres://...`; empty means SQLite under the data dir.
     pub url: Option<String>,
@@ -87,6 +96,10 @@ pub struct WorkerSettings {
     pub progress_min_interval_ms: u64,
     /// Start with claiming paused (operators and benchmarks).
     pub paused: bool,
+    /// An idle worker loop silent this long is wedged and makes `/readyz` not ready;
+    /// 0 means 10 x `poll_interval_ms`, at least 30 s.
+    #[serde(default)]
+    pub wedged_after_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -108,8 +121,8 @@ pub struct EgressSettings {
 }
 
 /// S3 and S3-compatible stores. Endpoint, region and credentials also come from the
-/// standard AWS variables and provider chain.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// standard AWS variables and provider chain. Debug by hand: it redacts the keys.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct S3Settings {
     pub endpoint_url: Option<String>,
     pub region: Option<String>,
@@ -131,10 +144,15 @@ pub struct S3Settings {
     pub operation_timeout_seconds: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+// Debug by hand (config/secrets.rs): it redacts the password.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct SmtpSettings {
     /// e.g. `smtp://127.0.0.1:2525` or `smtps://user:pass@mail.example.com`; unset skips email.
     pub url: Option<String>,
+    /// The password for `url`'s user, kept apart from the URL (a secret beside a config
+    /// map); folded into `url` when the settings load.
+    #[serde(default)]
+    pub password: Option<String>,
     pub from: String,
 }
 
@@ -255,6 +273,7 @@ impl Default for Settings {
                 grpc_addr: ([0, 0, 0, 0], 50051).into(),
                 http_addr: ([0, 0, 0, 0], 8080).into(),
                 role: Role::All,
+                tls: TlsSettings::default(),
             },
             data_dir: PathBuf::from("data"),
             database: DatabaseSettings {
@@ -274,6 +293,7 @@ impl Default for Settings {
                 drain_grace_seconds: 30,
                 progress_min_interval_ms: 500,
                 paused: false,
+                wedged_after_seconds: 0,
             },
             storage: StorageSettings {
                 allowed_roots: Vec::new(),
@@ -317,6 +337,7 @@ impl Default for Settings {
             },
             smtp: SmtpSettings {
                 url: None,
+                password: None,
                 from: "transcoder@localhost".into(),
             },
             webhooks: WebhookSettings {
@@ -337,7 +358,8 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Defaults, then the TOML file if given, then the environment.
+    /// Defaults, then the TOML file if given, then the environment. A secret may come
+    /// from a file named by `<VAR>_FILE` ([`secret_file_variables`]).
     pub fn load(config_file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = config_file {
@@ -351,6 +373,7 @@ impl Settings {
         {
             settings.database.url = Some(url);
         }
+        secrets::apply_secret_files(&mut settings, |name| std::env::var(name).ok())?;
         Ok(settings)
     }
 

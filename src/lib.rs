@@ -21,6 +21,11 @@ pub mod queue;
 pub mod readiness;
 pub mod service;
 pub mod storage;
+pub mod telemetry;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
+pub mod tls;
+pub mod web;
 
 /// Generated protobuf and gRPC code for `transcoder.v1`.
 pub mod proto {

@@ -6,15 +6,16 @@ use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let args = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| args.default_log_filter().into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(cli::run(args))
+        .build()?;
+    // Inside the runtime: the OTLP exporter's gRPC channel spawns its connection task.
+    let telemetry = {
+        let _inside = runtime.enter();
+        transcoder::telemetry::init(args.log_format, args.default_log_filter())?
+    };
+    let outcome = runtime.block_on(cli::run(args));
+    // After the drain (serve) or the command: the last spans leave, within a deadline.
+    runtime.block_on(telemetry.shutdown());
+    outcome
 }

@@ -1,15 +1,22 @@
 //! Readiness: whether this process should be sent traffic now, as opposed to liveness
 //! (`/healthz`: the process answers at all).
 //!
-//! A replica is ready when its database answers and the schema is the one this binary
-//! expects. With `database.migrate_on_start = false` a fresh replica starts before the
+//! A replica is ready when its database answers, the schema is the one this binary
+//! expects, and none of its workers is wedged (an idle worker loop silent for
+//! ten poll intervals, at least 30 s, or `workers.wedged_after_seconds`: see
+//! `queue/pulse.rs`). With `database.migrate_on_start = false` a fresh replica starts before the
 //! `transcoder migrate` step has run: it stays out of the load balancer (HTTP `/readyz`
 //! 503, gRPC health NOT_SERVING) and turns ready by itself once the schema is current,
 //! without a restart. The state is refreshed by one background task, so probes cost a
 //! read of the last answer, not a database round trip each.
+//!
+//! Liveness has its own gRPC health name, [`LIVENESS_SERVICE`], SERVING for as long as
+//! the server runs: a gRPC liveness probe that must not restart pods for a database
+//! outage asks for it, and readiness probes ask for "".
 
 use crate::api::grpc::{GrpcApi, TranscoderServiceServer};
 use crate::persistence::migrate;
+use crate::queue::WorkerPulse;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -28,6 +35,10 @@ pub const CHECK_DEADLINE: Duration = Duration::from_secs(2);
 /// The gRPC health service names that follow readiness: the whole server ("") and the
 /// API service (`transcoder.v1.TranscoderService`).
 const GRPC_SERVICES: [&str; 2] = ["", <TranscoderServiceServer<GrpcApi> as NamedService>::NAME];
+
+/// The gRPC health service name that answers SERVING while the process runs, whatever
+/// its readiness (the Helm chart's liveness probe: `grpc: {port, service: liveness}`).
+pub const LIVENESS_SERVICE: &str = "liveness";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
@@ -55,12 +66,14 @@ pub struct ReadinessProbe {
 
 impl ReadinessProbe {
     /// Checks once now, so the first probe already gets a true answer, then every
-    /// [`CHECK_INTERVAL`] until `shutdown` fires, which ends the returned task.
+    /// [`CHECK_INTERVAL`] until `shutdown` fires, which ends the returned task. `workers`
+    /// holds the beats of this process's workers (none in an API-only process).
     pub async fn start(
         db: DatabaseConnection,
+        workers: WorkerPulse,
         shutdown: CancellationToken,
     ) -> (Self, JoinHandle<()>) {
-        let first = check(&db).await;
+        let first = check(&db, &workers).await;
         log_change(&first);
         let (publish, state) = watch::channel(first);
         let task = tokio::spawn(async move {
@@ -69,7 +82,7 @@ impl ReadinessProbe {
                     _ = shutdown.cancelled() => return,
                     next = async {
                         tokio::time::sleep(CHECK_INTERVAL).await;
-                        check(&db).await
+                        check(&db, &workers).await
                     } => next,
                 };
                 publish.send_if_modified(|current| {
@@ -89,8 +102,12 @@ impl ReadinessProbe {
         self.state.borrow().clone()
     }
 
-    /// Sets the gRPC health statuses to the current readiness, once.
+    /// Sets the gRPC health statuses to the current readiness, once, and
+    /// [`LIVENESS_SERVICE`] to SERVING.
     pub async fn report_grpc_health(&self, reporter: &HealthReporter) {
+        reporter
+            .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
+            .await;
         let status = grpc_status(&self.state.borrow());
         for service in GRPC_SERVICES {
             reporter.set_service_status(service, status).await;
@@ -135,9 +152,28 @@ fn log_change(readiness: &Readiness) {
     }
 }
 
-/// One check: the database answers `SELECT 1`, then no migration is pending, each within
+/// One check: the database and its schema, then the workers.
+async fn check(db: &DatabaseConnection, workers: &WorkerPulse) -> Readiness {
+    let database = check_database(db).await;
+    if !database.is_ready() {
+        return database;
+    }
+    let wedged = workers.wedged();
+    let Some(first) = wedged.first() else {
+        return Readiness::Ready;
+    };
+    Readiness::not_ready(format!(
+        "{} worker(s) wedged: {} idle without a beat for {}s (limit {}s)",
+        wedged.len(),
+        first.worker,
+        first.silent_for.as_secs(),
+        workers.stale_after().as_secs()
+    ))
+}
+
+/// The database answers `SELECT 1`, then no migration is pending, each within
 /// [`CHECK_DEADLINE`].
-async fn check(db: &DatabaseConnection) -> Readiness {
+async fn check_database(db: &DatabaseConnection) -> Readiness {
     let deadline = CHECK_DEADLINE.as_secs();
     match tokio::time::timeout(CHECK_DEADLINE, db.execute_unprepared("SELECT 1")).await {
         Err(_) => {

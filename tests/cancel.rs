@@ -7,8 +7,8 @@ mod common;
 use common::{Backend, Kind, TestApp, clip_5s, generated_clip, order, output, spawn_app};
 use std::time::{Duration, Instant};
 use tonic::Code;
-use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
+use transcoder::test_support::clip::ClipSpec;
 
 const WAIT: Duration = Duration::from_secs(120);
 

@@ -12,8 +12,8 @@ use media_check::{
 use std::path::PathBuf;
 use std::time::Duration;
 use tonic::Code;
-use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
+use transcoder::test_support::clip::ClipSpec;
 
 const WIDTH: u32 = 320;
 const HEIGHT: u32 = 240;

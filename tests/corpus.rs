@@ -10,8 +10,8 @@ use common::{AppOptions, Backend, TestApp, clip_5s, media_dir, output, spawn_app
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
+use transcoder::test_support::clip::ClipSpec;
 
 const PRESET: &str = "System preset: Generic 360p";
 /// Every corpus job fails at the probe or makes one 5 s clip; the slowest case is a

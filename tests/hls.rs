@@ -11,8 +11,8 @@ use m3u8_rs::{MasterPlaylist, MediaPlaylist};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
+use transcoder::test_support::clip::ClipSpec;
 
 const CMAF_PRESET: &str = "System preset: HLS ladder";
 const TS_PRESET: &str = "System preset: HLS ladder (TS segments)";

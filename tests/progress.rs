@@ -6,8 +6,8 @@ mod common;
 use common::{Backend, order, output, spawn_app};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
+use transcoder::test_support::clip::ClipSpec;
 
 /// A 3 s 1920x1080 clip with audio, generated once under the test media dir.
 fn clip_3s_1080p() -> PathBuf {

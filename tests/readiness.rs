@@ -6,7 +6,7 @@
 mod common;
 
 use common::Backend;
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectionTrait, Database, Statement, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 use std::path::Path;
 use std::process::{Output, Stdio};
@@ -268,8 +268,49 @@ async fn readyz_is_open_while_the_api_wants_a_token() {
     app.shutdown().await;
 }
 
+/// The gRPC health status of one service name.
+async fn health_of(app: &RunningApp, service: &str) -> ServingStatus {
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://{}", app.grpc_addr.unwrap()))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let answer = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    ServingStatus::try_from(answer.status).unwrap()
+}
+
+/// Cuts the app off its database (as an outage or a failover would): new connections
+/// refused, the open ones terminated. `allow` lets them in again.
+async fn set_database_reachable(db_url: &str, allow: bool) {
+    let (server, name) = db_url.rsplit_once('/').unwrap();
+    let admin = Database::connect(format!("{server}/postgres"))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {allow}"))
+        .await
+        .unwrap();
+    if !allow {
+        admin
+            .execute_unprepared(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            ))
+            .await
+            .unwrap();
+    }
+    admin.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn losing_the_database_makes_the_app_not_ready() {
+async fn losing_the_database_makes_the_app_not_ready_until_it_is_back() {
     let db = common::empty_pg_database().await;
     let data_dir = tempfile::tempdir().unwrap();
     let mut settings = unmigrated_settings(data_dir.path(), &db.url);
@@ -277,19 +318,58 @@ async fn losing_the_database_makes_the_app_not_ready() {
     let app = RunningApp::start(settings).await.expect("the app starts");
     assert_eq!(readyz(&app).await, (200, "ready\n".to_owned()));
 
-    let (server, name) = db.url.rsplit_once('/').unwrap();
-    let admin = Database::connect(format!("{server}/postgres"))
-        .await
-        .unwrap();
-    admin
-        .execute_unprepared(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .await
-        .unwrap();
+    set_database_reachable(&db.url, false).await;
     let reason = not_ready_reason(&wait_for_readyz(&app, 503).await);
     assert!(reason.starts_with("database unreachable"), "{reason}");
     assert_eq!(
         health_statuses(&app).await,
         [ServingStatus::NotServing, ServingStatus::NotServing]
     );
+    // Alive all the while: liveness does not follow the database.
+    assert_eq!(health_of(&app, "liveness").await, ServingStatus::Serving);
+    let live = reqwest::get(format!("http://{}/healthz", app.http_addr))
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 200);
+
+    set_database_reachable(&db.url, true).await;
+    assert_eq!(wait_for_readyz(&app, 200).await, "ready\n");
+    assert_eq!(
+        health_statuses(&app).await,
+        [ServingStatus::Serving, ServingStatus::Serving]
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wedged_worker_makes_the_app_not_ready_until_it_moves_again() {
+    let db = common::empty_pg_database().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = unmigrated_settings(data_dir.path(), &db.url);
+    settings.database.migrate_on_start = true;
+    settings.workers.paused = false;
+    settings.workers.poll_interval_ms = 100;
+    settings.workers.wedged_after_seconds = 2;
+    let app = RunningApp::start(settings).await.expect("the app starts");
+    assert_eq!(wait_for_readyz(&app, 200).await, "ready\n");
+
+    // A transaction holding the jobs table (a runaway migration, a stuck batch job): the
+    // worker's next claim waits on it, while the database itself answers.
+    let blocker = Database::connect(&db.url).await.unwrap();
+    let txn = blocker.begin().await.unwrap();
+    txn.execute_unprepared("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let reason = not_ready_reason(&wait_for_readyz(&app, 503).await);
+    assert!(reason.contains("1 worker(s) wedged: worker-"), "{reason}");
+    assert!(reason.contains("(limit 2s)"), "{reason}");
+    assert_eq!(
+        health_statuses(&app).await,
+        [ServingStatus::NotServing, ServingStatus::NotServing]
+    );
+
+    txn.rollback().await.unwrap();
+    assert_eq!(wait_for_readyz(&app, 200).await, "ready\n");
+    blocker.close().await.unwrap();
     app.shutdown().await;
 }

@@ -9,8 +9,8 @@ use common::{Backend, TestApp, file_uri, media_dir, spawn_app};
 use media_check::{BUSY_PICTURE, BUSY_SOUND, clip, local_path, probe, stream_bitrate_bps};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
+use transcoder::test_support::clip::ClipSpec;
 
 /// An encode at the source's bitrate may overshoot it by this much on a 2 s clip.
 const OVERSHOOT: f64 = 1.15;

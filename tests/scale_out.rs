@@ -15,8 +15,8 @@ use common::{COMPANY, Client, Kind, clip_5s, file_uri, generated_clip, output};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use transcoder::media::probe::probe_file;
-use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
+use transcoder::test_support::clip::ClipSpec;
 
 const SMALL: &str = "System preset: Generic 360p";
 const HD: &str = "System preset: Generic 720p";

@@ -13,8 +13,8 @@ use media_check::{
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
+use transcoder::test_support::clip::ClipSpec;
 
 const DURATION_TOLERANCE_SECONDS: f64 = 0.15;
 

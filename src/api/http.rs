@@ -15,7 +15,14 @@ use serde::Serialize;
 
 /// Paths that answer without a token. `POST /job` (the preset dialect) authenticates in
 /// its handler: by the body's `application_id`, or a Bearer token.
-const OPEN_PATHS: &[&str] = &["/healthz", "/readyz", "/openapi.json", "/job", "/job/"];
+const OPEN_PATHS: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/job",
+    "/job/",
+];
 
 pub fn router(state: RestState, readiness: ReadinessProbe) -> Router {
     Router::new()
@@ -67,10 +74,32 @@ impl Rejection for HttpRejection {
     type Body = Body;
 
     fn is_open(&self, path: &str) -> bool {
-        OPEN_PATHS.contains(&path)
+        // The dashboard authenticates by its own session cookie (src/web/session.rs).
+        OPEN_PATHS.contains(&path) || crate::web::is_dashboard_path(path)
     }
 
     fn reject(&self, error: Error) -> http::Response<Body> {
         error_response(error)
     }
+}
+
+/// `GET /metrics`: the Prometheus text exposition (open, like the health endpoints; serve
+/// it on a network only the scraper reaches).
+pub fn metrics_router(source: crate::telemetry::metrics::MetricsSource) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || async move {
+            match source.render().await {
+                Ok(text) => (
+                    [(
+                        http::header::CONTENT_TYPE,
+                        crate::telemetry::metrics::CONTENT_TYPE,
+                    )],
+                    text,
+                )
+                    .into_response(),
+                Err(error) => error_response(error),
+            }
+        }),
+    )
 }

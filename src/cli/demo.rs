@@ -6,7 +6,6 @@ use transcoder::admin::{Admin, NewCompany};
 use transcoder::app::RunningApp;
 use transcoder::config::Settings;
 use transcoder::error::ErrorCode;
-use transcoder::media::testclip::{ClipSpec, generate_clip};
 use transcoder::proto as pb;
 
 const COMPANY: &str = "demo";
@@ -23,6 +22,8 @@ pub struct DemoArgs {
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut settings = Settings::load(None)?;
     settings.data_dir = args.data_dir;
+    // Where `transcoder serve` on this data dir will answer, for the dashboard's URL.
+    let serve_http = settings.server.http_addr;
     settings.server.grpc_addr = ([127, 0, 0, 1], 0).into();
     settings.server.http_addr = ([127, 0, 0, 1], 0).into();
     let app = RunningApp::start(settings).await?;
@@ -32,24 +33,16 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         app.http_addr
     );
     println!("data dir: {}", app.settings.data_dir.display());
+    let app_data_dir = app.settings.data_dir.clone();
 
     let source = app.settings.data_dir.join("demo").join("source.mp4");
     std::fs::create_dir_all(source.parent().expect("has a parent"))?;
-    let spec = ClipSpec {
-        seconds: args.seconds,
-        width: 1280,
-        height: 720,
-        // Moving detail, so the outputs have something to spend their bitrate on.
-        video_source_properties: "pattern=zone-plate kx2=20 ky2=20 kt=1".into(),
-        video_bitrate_kbps: 4000,
-        ..ClipSpec::default()
-    };
     println!(
-        "generating a {} s {}x{} test clip with audio ...",
-        spec.seconds, spec.width, spec.height
+        "generating a {} s 1280x720 test clip with audio ...",
+        args.seconds
     );
-    let clip_path = source.clone();
-    tokio::task::spawn_blocking(move || generate_clip(&clip_path, &spec)).await??;
+    let (clip_path, seconds) = (source.clone(), args.seconds);
+    tokio::task::spawn_blocking(move || generate_source(&clip_path, seconds)).await??;
 
     let (token_id, token) = demo_token(&app.admin).await?;
     println!("company '{COMPANY}' with a new API token (transcoder token list {COMPANY})");
@@ -58,9 +51,45 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if let Err(e) = app.admin.revoke_token(&token_id).await {
         eprintln!("could not revoke the demo's token {token_id}: {e}");
     }
+    let dashboard = dashboard_token(&app.admin).await;
     app.shutdown().await;
     println!("service stopped");
-    result
+    result?;
+    print_dashboard(serve_http, &app_data_dir, dashboard?);
+    Ok(())
+}
+
+/// A token for signing in to the dashboard: the demo's previous one is revoked, so
+/// running the demo again leaves one working.
+async fn dashboard_token(admin: &Admin) -> anyhow::Result<(String, String)> {
+    for old in admin.tokens(COMPANY).await? {
+        if old.name == "dashboard" && old.revoked_at.is_none() {
+            admin.revoke_token(&old.id).await?;
+        }
+    }
+    let (token, secret) = admin.create_token(COMPANY, Some("dashboard")).await?;
+    Ok((token.id, secret))
+}
+
+fn print_dashboard(
+    addr: std::net::SocketAddr,
+    data_dir: &std::path::Path,
+    token: (String, String),
+) {
+    let host = if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    };
+    println!();
+    println!("dashboard: start the service on this data dir, then sign in with the token below:");
+    println!("  transcoder serve --data-dir {}", data_dir.display());
+    println!("  open http://{host}/");
+    println!("  token: {}", token.1);
+    println!(
+        "  (company '{COMPANY}', token id {}; the next demo replaces it, `transcoder token revoke {}` ends it)",
+        token.0, token.0
+    );
 }
 
 /// The demo acts as a client would: its own company, with a fresh API token each run.
@@ -246,4 +275,45 @@ async fn submit_and_watch(
         );
     }
     Ok(())
+}
+
+/// Writes the demo's source: `seconds` of 1280x720 H.264 with AAC, from GStreamer's test
+/// sources. Blocking. (The tests' configurable generator is `transcoder::test_support`,
+/// which the shipping binary does not carry; this is the one clip the demo needs.)
+fn generate_source(path: &std::path::Path, seconds: u32) -> anyhow::Result<()> {
+    use gstreamer::prelude::*;
+    transcoder::media::init()?;
+    let location = path
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("{} is not UTF-8", path.display()))?;
+    let frames = seconds * 30;
+    // Moving detail, so the outputs have something to spend their bitrate on; 1600
+    // samples per audio buffer at 48 kHz is 1/30 s, so audio ends with the video.
+    let pipeline = gstreamer::parse::launch(&format!(
+        "videotestsrc num-buffers={frames} pattern=zone-plate kx2=20 ky2=20 kt=1 ! \
+         video/x-raw,format=I420,width=1280,height=720,framerate=30/1 ! \
+         x264enc speed-preset=ultrafast key-int-max=30 bitrate=4000 ! h264parse ! \
+         mp4mux name=mux faststart=true ! filesink location=\"{location}\" \
+         audiotestsrc num-buffers={frames} samplesperbuffer=1600 wave=ticks ! \
+         audio/x-raw,rate=48000,channels=2 ! audioconvert ! avenc_aac ! aacparse ! mux."
+    ))?;
+    let finished = run_to_eos(&pipeline);
+    let _ = pipeline.set_state(gstreamer::State::Null);
+    finished
+}
+
+fn run_to_eos(pipeline: &gstreamer::Element) -> anyhow::Result<()> {
+    use gstreamer::prelude::*;
+    pipeline.set_state(gstreamer::State::Playing)?;
+    let bus = pipeline.bus().ok_or_else(|| anyhow::anyhow!("no bus"))?;
+    let message = bus
+        .timed_pop_filtered(
+            gstreamer::ClockTime::from_seconds(300),
+            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
+        )
+        .ok_or_else(|| anyhow::anyhow!("the test clip took over 300 s"))?;
+    match message.view() {
+        gstreamer::MessageView::Error(e) => Err(anyhow::anyhow!("test clip: {}", e.error())),
+        _ => Ok(()),
+    }
 }

@@ -1,7 +1,7 @@
 //! Command-line interface.
 
 mod admin;
-mod bench;
+mod client;
 mod demo;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +17,16 @@ use transcoder::config::{Role, Settings};
     about = "Self-hosted video transcoding service"
 )]
 pub struct Cli {
+    /// Log lines as `text`, or as `json` (one object a line, with `trace_id` and
+    /// `span_id` inside a span). RUST_LOG filters either.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        env = "TRANSCODER_LOG_FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: transcoder::telemetry::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -34,8 +44,8 @@ enum Command {
     Company(admin::CompanyArgs),
     /// Manage a company's API tokens: create, list, revoke.
     Token(admin::TokenArgs),
-    /// Measure throughput, latency and fan-out against the targets; write docs/benchmarks.md.
-    Bench(bench::BenchArgs),
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 #[derive(clap::Args)]
@@ -54,6 +64,17 @@ struct ServeArgs {
     /// Concurrent jobs in this process (0 = from the core count).
     #[arg(long)]
     workers: Option<usize>,
+    /// PEM certificate chain: serve gRPC and HTTP over TLS (with --tls-key; reloaded
+    /// when the file changes). Setting: server.tls.cert.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert. Setting: server.tls.key.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA certificates: require client certificates they sign (mutual TLS).
+    /// Setting: server.tls.client_ca.
+    #[arg(long)]
+    tls_client_ca: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -70,13 +91,11 @@ impl Cli {
     pub fn default_log_filter(&self) -> &'static str {
         match self.command {
             Command::Demo(_) => "warn",
-            // 10,000 watchers connecting at once queue on the connection pool; sqlx
-            // warns about every slow acquire, which would bury the tables.
-            Command::Bench(_) => "warn,sqlx::pool=error",
             Command::Serve(_) => "info",
             // Which migrations ran, from sea-orm-migration's own log lines.
             Command::Migrate(_) => "info,sqlx=warn",
             Command::Company(_) | Command::Token(_) => "warn",
+            Command::Client(_) => "warn",
         }
     }
 }
@@ -86,9 +105,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Migrate(args) => migrate(args).await,
         Command::Demo(args) => demo::run(args).await,
-        Command::Bench(args) => bench::run(args).await,
         Command::Company(args) => admin::company(args).await,
         Command::Token(args) => admin::token(args).await,
+        Command::Client(command) => client::run(command).await,
     }
 }
 
@@ -108,6 +127,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(n) = args.workers {
         settings.workers.concurrency = n;
+    }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        settings.server.tls.cert = Some(cert);
+        settings.server.tls.key = Some(key);
+    }
+    if let Some(ca) = args.tls_client_ca {
+        settings.server.tls.client_ca = Some(ca);
     }
     let signalled = shutdown_signal()?;
     let app = RunningApp::start(settings).await?;

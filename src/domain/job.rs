@@ -219,6 +219,10 @@ pub struct Job {
     /// submission with the key is the same order only if its fingerprint matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_fingerprint: Option<String>,
+    /// The submitter's W3C `traceparent`, so the attempts' spans join the trace of the
+    /// SubmitJob that queued the job. Stored with the job, never on the wire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_context: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -298,6 +302,7 @@ impl Job {
             attempts: 0,
             idempotency_key,
             idempotency_fingerprint: None,
+            trace_context: None,
             created_at: now,
             updated_at: now,
             started_at: None,

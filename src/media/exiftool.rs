@@ -140,7 +140,7 @@ pub fn parse_output(stdout: &[u8]) -> Result<FileMetadata, ExiftoolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::testclip::{ClipSpec, generate_clip};
+    use crate::test_support::clip::{ClipSpec, generate_clip};
 
     #[test]
     fn parsing_drops_the_local_file_keys_and_keeps_the_rest() {

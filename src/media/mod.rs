@@ -17,7 +17,6 @@ pub mod runner;
 pub mod segments;
 pub mod sizing;
 pub mod storyboard;
-pub mod testclip;
 pub mod thumbnail;
 mod video_prep;
 

@@ -35,6 +35,7 @@ pub struct Dispatcher {
     pub poll: Duration,
     /// Poked when deliveries are stored, so the first attempt is immediate.
     pub due: Arc<Notify>,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
 }
 
 impl Dispatcher {
@@ -92,6 +93,8 @@ impl Dispatcher {
             done => (done, None),
         };
         tracing::info!(notification = %n.id, state = state.as_str(), attempts = n.attempts.len(), "notification attempt");
+        self.metrics
+            .notification_attempt(channel_label(&n.channel), outcome_label(state));
         if let Err(e) = self.repo.record_attempt(&n, state, next).await {
             tracing::error!(error = %e, "recording a notification attempt failed");
         }
@@ -156,5 +159,23 @@ impl Dispatcher {
                     .await
             }
         }
+    }
+}
+
+fn channel_label(channel: &Channel) -> &'static str {
+    match channel {
+        Channel::Webhook { .. } => "webhook",
+        Channel::Postback { .. } => "postback",
+        Channel::Email { .. } => "email",
+    }
+}
+
+/// An attempt's outcome: still pending after it means another attempt is scheduled.
+fn outcome_label(state: DeliveryState) -> &'static str {
+    match state {
+        DeliveryState::Delivered => "delivered",
+        DeliveryState::Pending => "retrying",
+        DeliveryState::Failed => "failed",
+        DeliveryState::Skipped => "skipped",
     }
 }

@@ -95,6 +95,7 @@ pub fn job_from_row(row: job::Model) -> Result<Job, Error> {
         attempts: row.attempts as u32,
         idempotency_key: row.idempotency_key,
         idempotency_fingerprint: row.idempotency_fingerprint,
+        trace_context: row.trace_context,
         created_at: row.created_at,
         updated_at: row.updated_at,
         started_at: row.started_at,

@@ -158,6 +158,7 @@ fn wire_size(job: &job::ActiveModel, event: &job_event::ActiveModel) -> usize {
         + optional(&job.storyboards_json)
         + optional(&job.idempotency_key)
         + optional(&job.idempotency_fingerprint)
+        + optional(&job.trace_context)
         + text(&event.payload_json)
 }
 
@@ -190,6 +191,7 @@ fn job_row(new_job: &Job) -> Result<job::ActiveModel, Error> {
         cancel_requested_at: Set(None),
         progress_json: Set(None),
         idempotency_fingerprint: Set(new_job.idempotency_fingerprint.clone()),
+        trace_context: Set(new_job.trace_context.clone()),
     })
 }
 

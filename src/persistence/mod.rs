@@ -15,6 +15,7 @@ pub mod migrations;
 mod notifications;
 mod profiles;
 mod sea;
+mod stats;
 mod usage;
 mod write_gate;
 
@@ -33,6 +34,7 @@ pub use listen::{Signal, spawn_listener};
 pub use notifications::{NotificationRepository, SeaNotificationRepository};
 pub use profiles::{ProfileRepository, SeaProfileRepository};
 pub use sea::SeaJobRepository;
+pub use stats::{PoolStats, QueueStats, QueuedAtPriority};
 pub use usage::{SeaUsageRepository, UsageRepository};
 use write_gate::WriteGate;
 
@@ -135,6 +137,13 @@ pub trait JobRepository: Send + Sync + 'static {
     /// Events with a sequence above `after`, in order, at most `limit`.
     async fn events_after(&self, id: JobId, after: u64, limit: u64)
     -> Result<Vec<JobEvent>, Error>;
+
+    /// Queued jobs per priority and the oldest one's submission time, in one cheap query
+    /// (for metrics; the caller bounds it with a deadline).
+    async fn queue_stats(&self) -> Result<QueueStats, Error>;
+
+    /// The database pool's connections (open, idle, cap), read from memory.
+    fn pool_stats(&self) -> PoolStats;
 }
 
 impl From<sea_orm::DbErr> for Error {

@@ -252,4 +252,12 @@ impl JobRepository for SeaJobRepository {
             .map(event_from_row)
             .collect()
     }
+
+    async fn queue_stats(&self) -> Result<super::QueueStats, Error> {
+        super::stats::queue_stats(&self.db).await
+    }
+
+    fn pool_stats(&self) -> super::PoolStats {
+        super::stats::pool_stats(&self.db)
+    }
 }

@@ -20,12 +20,22 @@ use crate::error::{Error, ErrorCode};
 use crate::notify;
 use crate::persistence::Claimed;
 use crate::storage::WorkDir;
+use crate::telemetry::jobs;
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// Runs a claimed job to the end of this attempt. `owner` is the claim's fencing token.
-#[tracing::instrument(skip_all, fields(job_id = %claimed.job.id, attempt = claimed.job.attempts))]
+/// Everything it does is inside the attempt's span (`telemetry::jobs`), a child of the
+/// submitter's span.
 pub async fn run(deps: &WorkerDeps, claimed: Claimed, owner: &str, stop: JobStop) {
+    let span = jobs::attempt_span(&claimed.job);
+    run_in_span(deps, claimed, owner, stop)
+        .instrument(span)
+        .await
+}
+
+async fn run_in_span(deps: &WorkerDeps, claimed: Claimed, owner: &str, stop: JobStop) {
     let lease = Lease::new(deps, owner, stop, claimed.job.id);
     let _heartbeat = lease.heartbeat(&claimed.job);
     let mut job = claimed.job;
@@ -145,6 +155,7 @@ async fn finish(
     error: Option<Error>,
 ) -> Result<(), Error> {
     let deps = lease.deps;
+    jobs::record_outcome(&tracing::Span::current(), state, error.as_ref());
     job.state = state;
     job.error = error.clone();
     let finished_at = chrono::Utc::now();
@@ -171,8 +182,13 @@ async fn finish(
         .map(|bill| bill.usage_lines(job.id, &job.company_id, finished_at))
         .unwrap_or_default();
     let deliveries = notify::deliveries_for(job, &deps.settings.s3);
-    let event = EventKind::JobFinished { state, error };
+    let event = EventKind::JobFinished {
+        state,
+        error: error.clone(),
+    };
     lease.finish(job, event, &deliveries, &usage).await?;
+    deps.metrics.job_finished(state, error.as_ref());
+    tracing::info!(job_id = %job.id, state = state.as_str(), "job finished");
     if !deliveries.is_empty() {
         deps.notifications_due.notify_one();
     }
@@ -187,6 +203,7 @@ async fn requeue(
     after: Option<Duration>,
     handover: bool,
 ) -> Result<(), Error> {
+    jobs::record_outcome(&tracing::Span::current(), JobState::Queued, error.as_ref());
     job.state = JobState::Queued;
     job.phase = None;
     job.progress_percent = 0.0;

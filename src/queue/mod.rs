@@ -13,11 +13,13 @@ mod lease;
 mod limits;
 mod phases;
 mod progress;
+mod pulse;
 mod running;
 mod storyboards;
 mod tracked;
 mod written;
 
+pub use pulse::{Wedged, WorkerPulse};
 pub use running::{RunningJobs, StopReason};
 
 use crate::config::Settings;
@@ -43,19 +45,26 @@ pub struct WorkerDeps {
     pub notifications: Arc<dyn NotificationRepository>,
     /// Wakes the notification dispatcher.
     pub notifications_due: Arc<Notify>,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
 }
 
 /// Pauses and resumes claiming. Running jobs are not affected.
 #[derive(Clone)]
 pub struct WorkerControl {
     paused: watch::Sender<bool>,
+    /// The workers' beats, for readiness (a wedged worker makes the process not ready).
+    pulse: WorkerPulse,
 }
 
 impl WorkerControl {
     pub fn new(paused: bool) -> Self {
         Self {
             paused: watch::channel(paused).0,
+            pulse: WorkerPulse::default(),
         }
+    }
+    pub fn pulse(&self) -> WorkerPulse {
+        self.pulse.clone()
     }
     pub fn pause(&self) {
         self.paused.send_replace(true);
@@ -75,13 +84,19 @@ pub fn spawn_workers(
     shutdown: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
     let process = uuid::Uuid::now_v7().simple().to_string();
+    control.pulse.set_limit(
+        Duration::from_millis(deps.settings.workers.poll_interval_ms),
+        Duration::from_secs(deps.settings.workers.wedged_after_seconds),
+    );
     (0..concurrency)
         .map(|i| {
             let name = format!("worker-{}-{i}", &process[20..]);
+            let beat = control.pulse.register(&name);
             tokio::spawn(worker_loop(
                 name,
                 deps.clone(),
                 control.paused.subscribe(),
+                beat,
                 shutdown.clone(),
             ))
         })
@@ -92,17 +107,23 @@ async fn worker_loop(
     name: String,
     deps: Arc<WorkerDeps>,
     mut paused: watch::Receiver<bool>,
+    beat: Arc<pulse::Beat>,
     shutdown: CancellationToken,
 ) {
+    // Every return is a shutdown; a loop that ends any other way (a panic) stops
+    // beating while idle, and readiness calls it wedged.
+    let _stopped = pulse::StopOnReturn(beat.clone());
     let poll = Duration::from_millis(deps.settings.workers.poll_interval_ms);
     let lease = Duration::from_secs(deps.settings.workers.lease_seconds);
     loop {
         while *paused.borrow_and_update() {
+            beat.paused();
             tokio::select! {
                 _ = paused.changed() => {}
                 _ = shutdown.cancelled() => return,
             }
         }
+        beat.idle();
         // Armed before the claim, so a wake-up that arrives while claiming is not lost.
         let woken = deps.work_available.notified();
         tokio::pin!(woken);
@@ -115,6 +136,7 @@ async fn worker_loop(
         match deps.journal.repo().claim_next(&owner, lease).await {
             Ok(Some(claimed)) => {
                 tracing::info!(job_id = %claimed.job.id, worker = %name, "claimed a job");
+                beat.busy();
                 run_guarded(&deps, claimed, &owner).await;
                 continue;
             }

@@ -1,6 +1,7 @@
 //! The one domain facade every transport calls: validate, persist, query, watch.
 //! No transport types here (no tonic, prost or axum).
 
+mod history;
 mod profiles;
 mod usage;
 mod watch;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+pub use history::MAX_HISTORY_EVENTS;
 pub use usage::MAX_USAGE_LINES;
 pub use watch::EventStream;
 
@@ -41,6 +43,7 @@ pub struct ServiceRuntime {
     pub running: Arc<RunningJobs>,
     pub s3: S3Settings,
     pub shutdown: tokio_util::sync::CancellationToken,
+    pub metrics: Arc<crate::telemetry::metrics::Metrics>,
 }
 
 /// The repositories the service reads and writes.
@@ -62,6 +65,7 @@ struct Inner {
     s3: S3Settings,
     /// Ends WatchJob streams when the process drains.
     shutdown: tokio_util::sync::CancellationToken,
+    metrics: Arc<crate::telemetry::metrics::Metrics>,
     notifications: Arc<dyn NotificationRepository>,
     profiles: Arc<dyn ProfileRepository>,
     usage: Arc<dyn UsageRepository>,
@@ -93,6 +97,7 @@ impl Service {
                 running: runtime.running,
                 s3: runtime.s3,
                 shutdown: runtime.shutdown,
+                metrics: runtime.metrics,
                 repo: repos.jobs,
                 notifications: repos.notifications,
                 profiles: repos.profiles,
@@ -141,6 +146,8 @@ impl Service {
             .transpose()?;
         let mut job = Job::new(caller.company.clone(), order, key);
         job.idempotency_fingerprint = fingerprint;
+        // The worker's spans, later and maybe on another replica, join this trace.
+        job.trace_context = crate::telemetry::propagation::current_traceparent();
         if job.order.destinations.is_empty() {
             job.order.destinations.push(self.default_destination(&job));
         }
@@ -152,6 +159,7 @@ impl Service {
         match self.inner.journal.insert(&job, first).await? {
             Inserted::Created(_) => {
                 self.inner.work_available.notify_one();
+                self.inner.metrics.job_submitted();
                 tracing::info!(job_id = %job.id, "job queued");
                 Ok(job)
             }
@@ -242,6 +250,10 @@ impl Service {
             .journal
             .cancel_queued(&job, event, &deliveries)
             .await?;
+        if saved.is_some() {
+            let metrics = &self.inner.metrics;
+            metrics.job_finished(JobState::Canceled, job.error.as_ref());
+        }
         Ok(saved.map(|_| job))
     }
 

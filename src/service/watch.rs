@@ -64,6 +64,7 @@ fn events(
         // Declared before the receiver, so dropped after it: the hub then sees no
         // receiver left.
         let _release = Release { inner: inner.clone(), job_id };
+        let _open = inner.metrics.watch_stream_opened();
         let mut live = Some(live);
         let mut last = after;
         loop {

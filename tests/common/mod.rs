@@ -9,8 +9,8 @@ use transcoder::admin::NewCompany;
 use transcoder::app::RunningApp;
 pub use transcoder::client::Client;
 use transcoder::config::Settings;
-use transcoder::media::testclip::{ClipSpec, generate_clip};
 use transcoder::proto as pb;
+use transcoder::test_support::clip::{ClipSpec, generate_clip};
 
 /// The company every test acts as unless it says otherwise.
 pub const COMPANY: &str = "acme";
@@ -43,52 +43,15 @@ macro_rules! on_both_backends {
     };
 }
 
-fn pg_admin_url() -> String {
-    std::env::var("TEST_PG_ADMIN_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
+pub use transcoder::test_support::pg::PgDatabase;
 
-/// A PostgreSQL database for one test, dropped with it.
-struct PgDatabase {
-    name: String,
-}
-
-impl PgDatabase {
-    async fn create() -> (Self, String) {
-        use sea_orm::{ConnectionTrait, Database};
-        let name = format!("transcoder_test_{}", uuid::Uuid::now_v7().simple());
-        let admin = Database::connect(pg_admin_url())
-            .await
-            .expect("PostgreSQL must run on 127.0.0.1:5432 (make postgres)");
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create test database");
-        let url = pg_admin_url().rsplit_once('/').unwrap().0.to_owned() + "/" + &name;
-        (Self { name }, url)
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        // Drop runs outside any async context we can borrow: use a small runtime.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                use sea_orm::{ConnectionTrait, Database};
-                if let Ok(admin) = Database::connect(pg_admin_url()).await {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
+/// A fresh PostgreSQL database for one test (dropped with it), and its URL.
+async fn pg_database() -> (PgDatabase, String) {
+    let db = PgDatabase::create("transcoder_test")
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 (make postgres)");
+    let url = db.url().to_owned();
+    (db, url)
 }
 
 /// A fresh PostgreSQL database with nothing in it (not even migrations), dropped with
@@ -100,7 +63,7 @@ pub struct EmptyPgDatabase {
 }
 
 pub async fn empty_pg_database() -> EmptyPgDatabase {
-    let (db, url) = PgDatabase::create().await;
+    let (db, url) = pg_database().await;
     EmptyPgDatabase { _db: db, url }
 }
 
@@ -193,7 +156,7 @@ pub async fn spawn_app_with(backend: Backend, options: AppOptions) -> TestApp {
     let pg = match backend {
         Backend::Sqlite => None,
         Backend::Postgres => {
-            let (db, url) = PgDatabase::create().await;
+            let (db, url) = pg_database().await;
             settings.database.url = Some(url);
             Some(db)
         }

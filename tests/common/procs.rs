@@ -238,7 +238,7 @@ impl Drop for Cluster {
 impl Cluster {
     /// `env` overrides the defaults below (short polls and ticks, egress to 127.0.0.1).
     pub async fn new(env: &[(&str, &str)]) -> Self {
-        let (pg, db_url) = PgDatabase::create().await;
+        let (pg, db_url) = super::pg_database().await;
         // Runs the migrations before any replica starts.
         let admin = Admin::open(&db_url)
             .await

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use transcoder::media::testclip::{ClipSpec, generate_clip};
+use transcoder::test_support::clip::{ClipSpec, generate_clip};
 
 #[derive(Debug, Deserialize)]
 pub struct Probe {

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use transcoder::media::testclip::ClipSpec;
 use transcoder::proto as pb;
+use transcoder::test_support::clip::ClipSpec;
 
 const JOBS: usize = 200;
 const WORKERS: usize = 3;

@@ -47,6 +47,9 @@ pub struct Model {
     pub progress_json: Option<String>,
     /// SHA-256 (hex) of the validated order of a job submitted with an idempotency key.
     pub idempotency_fingerprint: Option<String>,
+    /// The submitter's W3C `traceparent` (`domain::Job::trace_context`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub trace_context: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261128_000006_billing;
 mod m20261128_000007_thumbnails;
 mod m20261129_000008_storyboards;
 mod m20261129_000009_scale_out;
+mod m20261129_000010_trace_context;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_thumbnails::Migration),
             Box::new(m20261129_000008_storyboards::Migration),
             Box::new(m20261129_000009_scale_out::Migration),
+            Box::new(m20261129_000010_trace_context::Migration),
         ]
     }
 }

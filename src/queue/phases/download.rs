@@ -35,6 +35,10 @@ impl Step for Download {
             },
         )
         .await?;
+        // What was taken in: the downloaded file, or the local origin read in place.
+        if let Ok(meta) = tokio::fs::metadata(&source).await {
+            deps.metrics.source_bytes(meta.len());
+        }
         at.source = Some(source);
         Ok(())
     }

@@ -9,6 +9,7 @@
 mod download;
 mod notify;
 mod probe;
+mod traced;
 mod transcode;
 mod upload;
 
@@ -19,10 +20,12 @@ use super::written::WrittenOutput;
 use crate::domain::{EventKind, Job, JobState, MediaInfo, Phase};
 use crate::error::Error;
 use crate::media::thumbnail::ThumbnailPlan;
+use crate::telemetry::jobs;
 use async_trait::async_trait;
 use std::path::PathBuf;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// What one attempt knows so far; each phase reads what earlier ones left.
 pub struct Attempt<'a> {
@@ -101,17 +104,36 @@ pub async fn run_all(at: &mut Attempt<'_>) -> Result<(), Error> {
         if stop.is_cancelled() {
             return Err(stopped());
         }
-        enter(at, step.phase()).await?;
-        let (deadline, passed) = (at.deadline, deadline_error(at));
-        let current = &mut *at;
-        deadline::within(
-            deadline,
-            &stop,
-            || passed,
-            |token| async move { step.run(current, &token).await },
-        )
-        .await
-        .map_err(|e| step.map_error(e))?;
+        let phase = step.phase();
+        let span = jobs::phase_span(phase);
+        jobs::set_attributes(&span, traced::before(phase, at));
+        let started = Instant::now();
+        let ran = async {
+            enter(at, phase).await?;
+            let (deadline, passed) = (at.deadline, deadline_error(at));
+            let current = &mut *at;
+            deadline::within(
+                deadline,
+                &stop,
+                || passed,
+                |token| async move { step.run(current, &token).await },
+            )
+            .await
+            .map_err(|e| step.map_error(e))
+        }
+        .instrument(span.clone())
+        .await;
+        let metrics = &at.lease.deps.metrics;
+        metrics.phase_finished(phase, started.elapsed(), ran.is_ok());
+        match ran {
+            Ok(()) => {
+                jobs::set_attributes(&span, traced::after(phase, at, started.elapsed()).await)
+            }
+            Err(error) => {
+                jobs::record_phase_error(&span, &error);
+                return Err(error);
+            }
+        }
     }
     Ok(())
 }

@@ -111,8 +111,14 @@ async fn encode(
         }
         Ok::<(), Error>(())
     };
+    let started = std::time::Instant::now();
     let (ran, reported) = tokio::join!(run, report);
     ran?;
+    let fps = samples
+        .borrow()
+        .as_ref()
+        .map(|s| s.units as f64 / s.elapsed.as_secs_f64());
+    lease.deps.metrics.encoded(duration, started.elapsed(), fps);
     reported
 }
 

@@ -20,9 +20,29 @@ impl Step for Upload {
             .produced
             .take()
             .ok_or_else(|| Error::internal("nothing to upload before the transcode phase"))?;
+        let bytes = produced_bytes(&produced).await * at.job.order.destinations.len() as u64;
         let (lease, job, delivered) = (at.lease, &mut at.job, &mut at.delivered);
         deliver::outputs(lease, job, produced.results, delivered).await?;
         deliver::thumbnails(lease, job, &produced.thumbnails, delivered).await?;
-        storyboards::deliver(lease, job, &produced.storyboards, delivered).await
+        storyboards::deliver(lease, job, &produced.storyboards, delivered).await?;
+        lease.deps.metrics.delivered_bytes(bytes);
+        Ok(())
     }
+}
+
+/// The size of every file the upload delivers (to each destination).
+async fn produced_bytes(produced: &super::Produced) -> u64 {
+    let mut paths: Vec<&std::path::Path> = Vec::new();
+    for written in &produced.results {
+        paths.extend(written.files.iter().map(|(path, _)| path.as_path()));
+    }
+    paths.extend(produced.thumbnails.iter().map(|t| t.path.as_path()));
+    for board in &produced.storyboards {
+        paths.extend([board.sprite_path.as_path(), board.vtt_path.as_path()]);
+    }
+    let mut total = 0;
+    for path in paths {
+        total += tokio::fs::metadata(path).await.map_or(0, |m| m.len());
+    }
+    total
 }
