@@ -63,7 +63,7 @@ impl Admin {
 
     /// Creates a company and returns it with its application id, shown only now.
     pub async fn create_company(&self, new: NewCompany) -> Result<(Company, String)> {
-        let id = CompanyId::parse_field(new.slug.trim(), "slug")?;
+        let id = CompanyId::parse_new(new.slug.trim(), "slug")?;
         let name = check_name(new.name.as_deref().unwrap_or(id.as_str()))?;
         if let Some(limit) = &new.rate_limit {
             limit.validate()?;

@@ -83,6 +83,9 @@ impl RunningApp {
         let companies: Arc<dyn CompanyRepository> = Arc::new(SeaCompanyRepository::new(db.clone()));
         let authenticator = Arc::new(Authenticator::new(companies.clone()));
         let shutdown = CancellationToken::new();
+        // A start that fails half-way (a port taken, a bad TLS file) stops what it had
+        // already spawned: every task follows this token.
+        let stop_on_early_return = shutdown.clone().drop_guard();
         let hub = EventHub::new(
             repo.clone(),
             Duration::from_millis(settings.workers.poll_interval_ms),
@@ -217,6 +220,7 @@ impl RunningApp {
             }
         }));
 
+        let _ = stop_on_early_return.disarm();
         Ok(Self {
             grpc_addr,
             http_addr,

@@ -268,7 +268,8 @@ async fn a_failed_multipart_upload_leaves_nothing_behind() {
         )
         .await
         .unwrap_err();
-    assert!(error.contains("part 2"), "{error}");
+    assert_eq!(error.code(), "S3_REQUEST_FAILED");
+    assert!(error.to_string().contains("part 2"), "{error}");
     assert!(peer.get("big", "out/big.mp4").await.is_none(), "no object");
     assert_eq!(
         peer.stored_parts(),

@@ -373,3 +373,54 @@ async fn a_wedged_worker_makes_the_app_not_ready_until_it_moves_again() {
     blocker.close().await.unwrap();
     app.shutdown().await;
 }
+
+/// Connections to `db_url`'s database other than the asking one.
+async fn connections_to(db_url: &str) -> i64 {
+    let (server, name) = db_url.rsplit_once('/').unwrap();
+    let admin = Database::connect(format!("{server}/postgres"))
+        .await
+        .unwrap();
+    let row = admin
+        .query_one_raw(Statement::from_string(
+            admin.get_database_backend(),
+            format!("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = '{name}'"),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    admin.close().await.unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+/// A start that fails half-way (here the HTTP port is taken, after the workers, the hub
+/// and the LISTEN task were spawned) leaves nothing running: every task it spawned stops,
+/// and the database sees its connections close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_that_fails_half_way_leaves_no_task_behind() {
+    let db = common::empty_pg_database().await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut settings = unmigrated_settings(data_dir.path(), &db.url);
+    settings.database.migrate_on_start = true;
+    settings.workers.paused = false;
+    settings.server.http_addr = taken.local_addr().unwrap();
+
+    let error = match RunningApp::start(settings).await {
+        Ok(_) => panic!("the HTTP port is taken: the start must fail"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("binding HTTP"), "{error}");
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let open = connections_to(&db.url).await;
+        if open == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{open} connection(s) still open {WAIT:?} after the failed start: its tasks run on"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,6 +1,5 @@
 //! `transcoder demo`: the whole path end to end on this machine.
 
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use transcoder::admin::{Admin, NewCompany};
 use transcoder::app::RunningApp;
@@ -83,7 +82,11 @@ fn print_dashboard(
     };
     println!();
     println!("dashboard: start the service on this data dir, then sign in with the token below:");
-    println!("  transcoder serve --data-dir {}", data_dir.display());
+    // The path of this very binary: `transcoder` is rarely on PATH after `make demo`.
+    let binary = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "transcoder".to_owned());
+    println!("  {binary} serve --data-dir {}", data_dir.display());
     println!("  open http://{host}/");
     println!("  token: {}", token.1);
     println!(
@@ -157,60 +160,8 @@ async fn submit_and_watch(
         job.id
     );
 
-    let bar = ProgressBar::new(100);
-    bar.set_style(ProgressStyle::with_template(
-        "{bar:40.cyan/blue} {pos:>3}% {msg}",
-    )?);
-    let mut events = client
-        .watch_job(pb::WatchJobRequest {
-            company_id: COMPANY.into(),
-            job_id: job.id.clone(),
-            after_sequence: 0,
-        })
-        .await?
-        .into_inner();
-    let mut last_decile = 0;
-    while let Some(event) = events.message().await? {
-        match event.kind {
-            Some(pb::job_event::Kind::StateChanged(s)) => {
-                bar.set_message(format!(
-                    "{:?}",
-                    pb::JobPhase::try_from(s.phase).unwrap_or_default()
-                ));
-            }
-            Some(pb::job_event::Kind::Progress(p)) => {
-                bar.set_position(p.percent as u64);
-                // Without a terminal the bar is hidden: print a line every 10 %.
-                if bar.is_hidden() && p.percent as u64 / 10 > last_decile {
-                    last_decile = p.percent as u64 / 10;
-                    println!(
-                        "  {:>3.0}%  {:.0} fps, {:.1}x real time, ETA {:.0} s",
-                        p.percent, p.fps, p.speed, p.eta_seconds
-                    );
-                }
-                if p.speed > 0.0 {
-                    bar.set_message(format!(
-                        "transcoding: {:.0} fps, {:.1}x real time, ETA {:.0} s",
-                        p.fps, p.speed, p.eta_seconds
-                    ));
-                }
-            }
-            Some(pb::job_event::Kind::OutputFinished(o)) => {
-                if let Some(o) = o.output {
-                    bar.println(format!("output {} ready", o.label));
-                }
-            }
-            Some(pb::job_event::Kind::JobFinished(f)) => {
-                bar.finish_and_clear();
-                let state = pb::JobState::try_from(f.state).unwrap_or_default();
-                println!("job finished: {state:?}");
-                if let Some(err) = f.error {
-                    anyhow::bail!("job failed: {} {}", err.code, err.message);
-                }
-            }
-            _ => {}
-        }
-    }
+    // The same bars (one per output) and results table as `transcoder submit --watch`.
+    super::client::follow(&mut client, job.clone(), false).await?;
     let job = client
         .get_job(pb::GetJobRequest {
             company_id: COMPANY.into(),
@@ -218,10 +169,11 @@ async fn submit_and_watch(
         })
         .await?
         .into_inner();
+    println!("media:");
     for output in &job.outputs {
         let m = output.media.clone().unwrap_or_default();
         println!(
-            "  {:<8} {} {}+{} {}x{} {:.2} s {} kbit/s\n           {}",
+            "  {:<8} {} {}+{} {}x{} {:.2} s {} kbit/s",
             output.label,
             m.container,
             m.video_codec,
@@ -230,7 +182,6 @@ async fn submit_and_watch(
             m.height,
             m.duration_seconds,
             m.bitrate_bps / 1000,
-            output.urls.join(", ")
         );
         for rung in &output.renditions {
             let r = rung.media.clone().unwrap_or_default();
@@ -244,16 +195,6 @@ async fn submit_and_watch(
             );
         }
     }
-    for t in &job.thumbnails {
-        println!(
-            "  {:<8} {}x{} at {:.1} s  {}",
-            t.label,
-            t.width,
-            t.height,
-            t.time_seconds,
-            t.urls.join(", ")
-        );
-    }
     for s in &job.storyboards {
         println!(
             "  {:<8} {} tiles of {}x{}  {}",
@@ -262,16 +203,6 @@ async fn submit_and_watch(
             s.tile_width,
             s.tile_height,
             s.urls.join(", ")
-        );
-    }
-    if let Some(bill) = &job.billing {
-        println!(
-            "billed: {} output minutes at {} {} a minute = {} {}",
-            bill.billable_minutes,
-            bill.price_per_minute,
-            bill.currency,
-            bill.total_cost_decimal,
-            bill.currency
         );
     }
     Ok(())

@@ -28,6 +28,27 @@ impl CompanyId {
         }
     }
 
+    /// Slugs a new company may not take: the first path segment of the HTTP routes that
+    /// are not a company's (`/{company_id}/...` would be shadowed by them).
+    pub const RESERVED: &'static [&'static str] =
+        &["ui", "v1", "job", "healthz", "readyz", "metrics"];
+
+    /// As [`CompanyId::parse_field`], and refuses a [reserved](Self::RESERVED) slug: for
+    /// creating a company, not for reading one.
+    pub fn parse_new(raw: &str, field: &str) -> Result<Self, Error> {
+        let id = Self::parse_field(raw, field)?;
+        if Self::RESERVED.contains(&id.as_str()) {
+            return Err(Error::invalid_argument(
+                field,
+                format!(
+                    "'{id}' is reserved (it is the first segment of a service route: {})",
+                    Self::RESERVED.join(", ")
+                ),
+            ));
+        }
+        Ok(id)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -176,6 +197,19 @@ mod tests {
             let err = CompanyId::parse(bad).unwrap_err();
             assert_eq!(err.fields[0].field, "company_id", "{bad}");
         }
+    }
+
+    #[test]
+    fn a_new_company_cannot_take_a_route_segment_as_its_slug() {
+        for reserved in CompanyId::RESERVED {
+            // Readable (a lookup of whatever exists), but not creatable.
+            assert!(CompanyId::parse(reserved).is_ok(), "{reserved}");
+            let err = CompanyId::parse_new(reserved, "slug").unwrap_err();
+            assert_eq!(err.fields[0].field, "slug", "{reserved}");
+            let why = &err.fields[0].description;
+            assert!(why.contains("reserved"), "{why}");
+        }
+        assert!(CompanyId::parse_new("uitv", "slug").is_ok());
     }
 
     #[test]

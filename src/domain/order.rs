@@ -18,7 +18,7 @@ mod thumbnail;
 pub use caps::{MAX_EMAIL_CHARS, MAX_LABEL_CHARS, MAX_URI_CHARS};
 pub use destinations::{S3_CANNED_ACLS, S3_STORAGE_CLASSES};
 use destinations::{check_location_allowed, validate_destinations};
-pub use location::{Location, is_under_roots};
+pub use location::{Location, LocationError, is_under_roots};
 pub use storyboard::{MAX_STORYBOARDS, StoryboardRequest, StoryboardSpec};
 use thumbnail::validate_thumbnails;
 pub use thumbnail::{
@@ -30,20 +30,32 @@ pub use thumbnail::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Priority(i32);
 
+/// A priority outside [`Priority::MIN`]..=[`Priority::MAX`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PriorityError {
+    #[error("must be between {min} and {max}, got {0}", min = Priority::MIN, max = Priority::MAX)]
+    OutOfRange(i32),
+}
+
+impl PriorityError {
+    /// A stable code for the error kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::OutOfRange(_) => "PRIORITY_OUT_OF_RANGE",
+        }
+    }
+}
+
 impl Priority {
     pub const MIN: i32 = 5;
     pub const MAX: i32 = 10;
     pub const NORMAL: Priority = Priority(5);
 
-    pub fn parse(value: i32) -> Result<Self, String> {
+    pub fn parse(value: i32) -> Result<Self, PriorityError> {
         if (Self::MIN..=Self::MAX).contains(&value) {
             Ok(Self(value))
         } else {
-            Err(format!(
-                "must be between {} and {}, got {value}",
-                Self::MIN,
-                Self::MAX
-            ))
+            Err(PriorityError::OutOfRange(value))
         }
     }
     pub fn get(self) -> i32 {
@@ -194,7 +206,7 @@ impl OrderRequest {
         let priority = match self.priority {
             None => Priority::NORMAL,
             Some(p) => Priority::parse(p).unwrap_or_else(|e| {
-                bad.add("order.priority", e);
+                bad.add("order.priority", e.to_string());
                 Priority::NORMAL
             }),
         };
@@ -206,7 +218,7 @@ impl OrderRequest {
                 Some(loc)
             }
             Err(e) => {
-                bad.add("order.origin", e);
+                bad.add("order.origin", e.to_string());
                 None
             }
         };

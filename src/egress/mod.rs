@@ -11,6 +11,22 @@ pub use client::{EgressClient, EgressError, Refused, vet_url};
 use ipnet::IpNet;
 use std::net::IpAddr;
 
+/// An `egress.allow` entry that is neither a host name, an address nor a CIDR.
+#[derive(Debug, thiserror::Error)]
+pub enum AllowlistError {
+    #[error("egress allowlist entry '{0}' is not a host or CIDR")]
+    Entry(String),
+}
+
+impl AllowlistError {
+    /// A stable code for the error kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Entry(_) => "EGRESS_ALLOWLIST_ENTRY_INVALID",
+        }
+    }
+}
+
 /// Operator-approved exceptions. A host entry admits that host name whatever it resolves
 /// to; an address or CIDR entry admits URLs whose host is a literal address in it (a
 /// name that merely resolves into the range is not admitted, so DNS cannot be used to
@@ -23,7 +39,7 @@ pub struct Allowlist {
 
 impl Allowlist {
     /// Parses entries such as `127.0.0.1`, `10.0.0.0/8`, `[::1]`, `media.internal`.
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, String> {
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, AllowlistError> {
         let mut list = Self::default();
         for entry in entries {
             let entry = entry.as_ref().trim();
@@ -41,9 +57,7 @@ impl Allowlist {
             {
                 list.hosts.push(entry.to_ascii_lowercase());
             } else {
-                return Err(format!(
-                    "egress allowlist entry '{entry}' is not a host or CIDR"
-                ));
+                return Err(AllowlistError::Entry(entry.to_owned()));
             }
         }
         Ok(list)
@@ -94,6 +108,11 @@ mod tests {
         assert!(allow.admits_literal("127.9.9.9".parse().unwrap()));
         assert!(allow.admits_literal("::ffff:127.0.0.1".parse().unwrap()));
         assert!(allow.admits_literal("::1".parse().unwrap()));
-        assert!(Allowlist::parse(&["not a host!"]).is_err());
+        let refused = Allowlist::parse(&["not a host!"]).unwrap_err();
+        assert_eq!(refused.code(), "EGRESS_ALLOWLIST_ENTRY_INVALID");
+        assert_eq!(
+            refused.to_string(),
+            "egress allowlist entry 'not a host!' is not a host or CIDR"
+        );
     }
 }

@@ -9,6 +9,7 @@ mod frame_grab;
 pub mod hls_rung;
 pub mod ladder;
 pub mod master_playlist;
+mod mp4_index;
 pub mod pipeline;
 pub mod plan;
 pub mod probe;

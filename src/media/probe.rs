@@ -19,6 +19,12 @@ pub fn probe_file(path: &Path, timeout_secs: u64) -> Result<MediaInfo, MediaErro
     if size_bytes == 0 {
         return Err(MediaError::InvalidMedia("the source file is empty".into()));
     }
+    let unreadable =
+        |e: std::io::Error| MediaError::System(format!("reading {}: {e}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    if let Some(problem) = super::mp4_index::missing_index(&mut file).map_err(unreadable)? {
+        return Err(MediaError::InvalidMedia(problem));
+    }
     let uri = gst::glib::filename_to_uri(path, None)
         .map_err(|e| MediaError::System(format!("file URI for {}: {e}", path.display())))?;
     let discoverer = pbutils::Discoverer::new(gst::ClockTime::from_seconds(timeout_secs))

@@ -146,7 +146,7 @@ impl Dispatcher {
         };
         match mailer.send(address, &content).await {
             Ok(()) => (DeliveryState::Delivered, None, None),
-            Err(e) => (DeliveryState::Pending, None, Some(e)),
+            Err(e) => (DeliveryState::Pending, None, Some(e.to_string())),
         }
     }
 

@@ -20,12 +20,31 @@ pub fn new_secret() -> String {
     format!("{SECRET_PREFIX}{}", BASE64.encode(bytes))
 }
 
+/// Why a message could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("webhook secret is not base64: {0}")]
+    NotBase64(#[source] base64::DecodeError),
+    #[error("{0}")]
+    KeyLength(hmac::digest::InvalidLength),
+}
+
+impl SignError {
+    /// A stable code for the error kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotBase64(_) => "WEBHOOK_SECRET_NOT_BASE64",
+            Self::KeyLength(_) => "WEBHOOK_SECRET_LENGTH",
+        }
+    }
+}
+
 /// The `webhook-signature` value for one message.
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Result<String, String> {
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Result<String, SignError> {
     let key = BASE64
         .decode(secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret))
-        .map_err(|e| format!("webhook secret is not base64: {e}"))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(|e| e.to_string())?;
+        .map_err(SignError::NotBase64)?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).map_err(SignError::KeyLength)?;
     mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
     Ok(format!("v1,{}", BASE64.encode(mac.finalize().into_bytes())))
 }
@@ -53,7 +72,7 @@ pub async fn send(
     let timestamp = chrono::Utc::now().timestamp();
     let signature = match sign(secret, id, timestamp, body) {
         Ok(s) => s,
-        Err(e) => return Answer::Rejected(None, e),
+        Err(e) => return Answer::Rejected(None, e.to_string()),
     };
     let request = match client.post(&parsed) {
         Ok(r) => r,
@@ -92,6 +111,18 @@ mod tests {
         let body = r#"{"test": 2432232314}"#;
         let signature = sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body).unwrap();
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn a_secret_that_is_not_base64_is_refused() {
+        let refused = sign("whsec_not*base64", "msg_1", 1614265330, "{}").unwrap_err();
+        assert_eq!(refused.code(), "WEBHOOK_SECRET_NOT_BASE64");
+        assert!(
+            refused
+                .to_string()
+                .starts_with("webhook secret is not base64: "),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -13,6 +13,43 @@ fn failed(dest: &Destination, cause: impl std::fmt::Display) -> Error {
     .retryable(true)
 }
 
+/// Why writing a file into a local destination failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalDeliveryError {
+    #[error("creating {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("resolving {}: {source}", path.display())]
+    Resolve {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("resolves outside the allowed directories")]
+    OutsideRoots,
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl LocalDeliveryError {
+    /// A stable code for the error kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::CreateDir { .. } => "LOCAL_DIR_UNCREATABLE",
+            Self::Resolve { .. } => "LOCAL_DIR_UNRESOLVABLE",
+            Self::OutsideRoots => "LOCAL_OUTSIDE_ROOTS",
+            Self::Write { .. } => "LOCAL_WRITE_FAILED",
+        }
+    }
+}
+
 /// The object key for `filename` under an `s3://bucket/prefix` destination: the prefix is
 /// a folder, with or without its trailing `/`.
 pub fn object_key(prefix: &str, filename: &str) -> String {
@@ -97,9 +134,13 @@ pub async fn withdraw(storage: &Storage, url: &str) -> Result<(), Error> {
     };
     // `deliver` writes S3 URLs unencoded (`s3://bucket/out dir/a.mp4`): split, not parse.
     if let Some((bucket, key)) = url.strip_prefix("s3://").and_then(|r| r.split_once('/')) {
-        return storage.s3.delete(bucket, key).await.map_err(failed);
+        return storage
+            .s3
+            .delete(bucket, key)
+            .await
+            .map_err(|e| failed(e.to_string()));
     }
-    match Location::parse(url).map_err(failed)? {
+    match Location::parse(url).map_err(|e| failed(e.to_string()))? {
         Location::File { path } => {
             // Only what lies under the roots, the directory's symlinks resolved, is ours
             // to remove; the file itself is unlinked, never what it may point to.
@@ -158,15 +199,21 @@ async fn deliver_local(
     dir: &Path,
     filename: &str,
     roots: &FileRoots,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, LocalDeliveryError> {
     tokio::fs::create_dir_all(dir)
         .await
-        .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        .map_err(|source| LocalDeliveryError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
     let dir = tokio::fs::canonicalize(dir)
         .await
-        .map_err(|e| format!("resolving {}: {e}", dir.display()))?;
+        .map_err(|source| LocalDeliveryError::Resolve {
+            path: dir.to_owned(),
+            source,
+        })?;
     if !roots.contains_resolved(&dir) {
-        return Err("resolves outside the allowed directories".into());
+        return Err(LocalDeliveryError::OutsideRoots);
     }
     // A tree's files keep their relative place; the names are the planner's own.
     let (dir, filename) = match filename.rsplit_once('/') {
@@ -174,7 +221,10 @@ async fn deliver_local(
             let sub_dir = dir.join(sub);
             tokio::fs::create_dir_all(&sub_dir)
                 .await
-                .map_err(|e| format!("creating {}: {e}", sub_dir.display()))?;
+                .map_err(|source| LocalDeliveryError::CreateDir {
+                    path: sub_dir.clone(),
+                    source,
+                })?;
             (sub_dir, name)
         }
         None => (dir, filename),
@@ -188,8 +238,10 @@ async fn deliver_local(
         tokio::fs::rename(&temp_path, &final_path).await
     };
     // On failure the partial file is removed as it drops.
-    copy.await
-        .map_err(|e| format!("writing {}: {e}", final_path.display()))?;
+    copy.await.map_err(|source| LocalDeliveryError::Write {
+        path: final_path.clone(),
+        source,
+    })?;
     partial.kept();
     Ok(final_path)
 }

@@ -18,7 +18,7 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ObjectCannedAcl, StorageClass};
 use futures::{StreamExt, TryStreamExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -49,6 +49,57 @@ pub struct S3Store {
 
 fn sdk_error(e: impl std::error::Error) -> String {
     DisplayErrorContext(e).to_string()
+}
+
+/// Why an upload or a delete failed. The messages are the store's own words, with the
+/// part or file they concern.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("reading {}: {source}", path.display())]
+    Stat {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("opening {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Seeking or reading a part of the local file.
+    #[error("{0}")]
+    Read(#[source] std::io::Error),
+    /// The local file could not be opened as a request body.
+    #[error("{0}")]
+    Body(String),
+    /// The store or the connection refused a request (the SDK's error with its causes).
+    #[error("{0}")]
+    Request(String),
+    #[error("part {number}: {detail}")]
+    Part { number: i32, detail: String },
+    #[error("the store returned no upload id")]
+    NoUploadId,
+    #[error("stopped before the upload finished")]
+    Stopped,
+}
+
+impl S3Error {
+    /// A stable code for the error kind.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Stat { .. } | Self::Open { .. } | Self::Read(_) | Self::Body(_) => {
+                "S3_FILE_UNREADABLE"
+            }
+            Self::Request(_) | Self::Part { .. } => "S3_REQUEST_FAILED",
+            Self::NoUploadId => "S3_NO_UPLOAD_ID",
+            Self::Stopped => "S3_UPLOAD_STOPPED",
+        }
+    }
+
+    fn request(e: impl std::error::Error) -> Self {
+        Self::Request(sdk_error(e))
+    }
 }
 
 impl S3Store {
@@ -141,13 +192,18 @@ impl S3Store {
         key: &str,
         options: &ObjectOptions,
         progress: &Transfer,
-    ) -> Result<String, String> {
+    ) -> Result<String, S3Error> {
         let size = tokio::fs::metadata(file)
             .await
-            .map_err(|e| format!("reading {}: {e}", file.display()))?
+            .map_err(|source| S3Error::Stat {
+                path: file.to_owned(),
+                source,
+            })?
             .len();
         if size <= self.part_size {
-            let body = ByteStream::from_path(file).await.map_err(sdk_error)?;
+            let body = ByteStream::from_path(file)
+                .await
+                .map_err(|e| S3Error::Body(sdk_error(e)))?;
             self.client
                 .put_object()
                 .bucket(bucket)
@@ -158,7 +214,7 @@ impl S3Store {
                 .body(body)
                 .send()
                 .await
-                .map_err(sdk_error)?;
+                .map_err(S3Error::request)?;
             progress.report(size, Some(size));
         } else {
             self.upload_multipart(file, size, bucket, key, options, progress)
@@ -168,7 +224,7 @@ impl S3Store {
     }
 
     /// Deletes `bucket`/`key`; an object already gone is not an error.
-    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), String> {
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), S3Error> {
         self.client
             .delete_object()
             .bucket(bucket)
@@ -176,7 +232,7 @@ impl S3Store {
             .send()
             .await
             .map(|_| ())
-            .map_err(sdk_error)
+            .map_err(S3Error::request)
     }
 
     async fn upload_multipart(
@@ -187,7 +243,7 @@ impl S3Store {
         key: &str,
         options: &ObjectOptions,
         progress: &Transfer,
-    ) -> Result<(), String> {
+    ) -> Result<(), S3Error> {
         let created = self
             .client
             .create_multipart_upload()
@@ -198,14 +254,11 @@ impl S3Store {
             .set_storage_class(options.storage_class())
             .send()
             .await
-            .map_err(sdk_error)?;
-        let upload_id = created
-            .upload_id()
-            .ok_or("the store returned no upload id")?
-            .to_owned();
+            .map_err(S3Error::request)?;
+        let upload_id = created.upload_id().ok_or(S3Error::NoUploadId)?.to_owned();
         let parts = tokio::select! {
             parts = self.upload_parts(file, size, bucket, key, &upload_id, progress) => parts,
-            _ = progress.stopped() => Err("stopped before the upload finished".to_owned()),
+            _ = progress.stopped() => Err(S3Error::Stopped),
         };
         match parts {
             Ok(parts) => {
@@ -221,7 +274,7 @@ impl S3Store {
                     )
                     .send()
                     .await
-                    .map_err(sdk_error)?;
+                    .map_err(S3Error::request)?;
                 Ok(())
             }
             Err(e) => {
@@ -250,7 +303,7 @@ impl S3Store {
         key: &str,
         upload_id: &str,
         progress: &Transfer,
-    ) -> Result<Vec<CompletedPart>, String> {
+    ) -> Result<Vec<CompletedPart>, S3Error> {
         let count = size.div_ceil(self.part_size);
         let sent = std::sync::atomic::AtomicU64::new(0);
         let mut parts: Vec<CompletedPart> = futures::stream::iter(0..count)
@@ -271,10 +324,13 @@ impl S3Store {
                         .body(ByteStream::from(bytes))
                         .send()
                         .await
-                        .map_err(|e| format!("part {number}: {}", sdk_error(e)))?;
+                        .map_err(|e| S3Error::Part {
+                            number,
+                            detail: sdk_error(e),
+                        })?;
                     let done = sent.fetch_add(len, std::sync::atomic::Ordering::Relaxed) + len;
                     progress.report(done, Some(size));
-                    Ok::<_, String>(
+                    Ok::<_, S3Error>(
                         CompletedPart::builder()
                             .part_number(number)
                             .set_e_tag(answer.e_tag().map(str::to_owned))
@@ -303,14 +359,17 @@ fn timeouts(settings: &S3Settings) -> TimeoutConfig {
         .build()
 }
 
-async fn read_part(file: &Path, offset: u64, len: u64) -> Result<Vec<u8>, String> {
+async fn read_part(file: &Path, offset: u64, len: u64) -> Result<Vec<u8>, S3Error> {
     let mut f = tokio::fs::File::open(file)
         .await
-        .map_err(|e| format!("opening {}: {e}", file.display()))?;
+        .map_err(|source| S3Error::Open {
+            path: file.to_owned(),
+            source,
+        })?;
     f.seek(std::io::SeekFrom::Start(offset))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(S3Error::Read)?;
     let mut buf = vec![0u8; len as usize];
-    f.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
+    f.read_exact(&mut buf).await.map_err(S3Error::Read)?;
     Ok(buf)
 }

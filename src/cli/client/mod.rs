@@ -14,6 +14,9 @@ mod usage;
 mod watch;
 mod wire;
 
+/// The demo follows its job with the same bars and table.
+pub(super) use watch::follow;
+
 use clap::Subcommand;
 
 #[derive(Subcommand)]

@@ -114,7 +114,7 @@ pub(super) fn validate_destinations(
                     storage_class,
                 });
             }
-            Err(e) => bad.add(field, e),
+            Err(e) => bad.add(field, e.to_string()),
         }
     }
     out

@@ -131,9 +131,17 @@ fn locations_parse() {
             key: "some/key.mp4".into()
         }
     );
-    assert!(Location::parse("ftp://host/x").is_err());
-    assert!(Location::parse("").is_err());
-    assert!(Location::parse("file://remote-host/x").is_err());
+    let scheme = Location::parse("ftp://host/x").unwrap_err();
+    assert_eq!(scheme.code(), "LOCATION_SCHEME_UNSUPPORTED");
+    assert_eq!(
+        scheme.to_string(),
+        "scheme 'ftp' is not supported (use file, http, https or s3)"
+    );
+    assert_eq!(Location::parse("").unwrap_err().code(), "LOCATION_REQUIRED");
+    assert_eq!(
+        Location::parse("file://remote-host/x").unwrap_err(),
+        LocationError::FileHost
+    );
 }
 
 #[test]
@@ -343,4 +351,12 @@ fn long_strings_are_refused_naming_the_field() {
         &policy(),
     );
     assert!(valid.is_ok(), "{valid:?}");
+}
+
+#[test]
+fn priorities_outside_the_range_are_refused_with_the_bounds() {
+    assert_eq!(Priority::parse(10).unwrap().get(), 10);
+    let refused = Priority::parse(11).unwrap_err();
+    assert_eq!(refused.code(), "PRIORITY_OUT_OF_RANGE");
+    assert_eq!(refused.to_string(), "must be between 5 and 10, got 11");
 }
